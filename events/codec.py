@@ -1,0 +1,210 @@
+"""The one place events become JSON-ready dicts and dicts become events.
+
+Reading runs the upcaster chain first, so stored payloads of any older
+`schema_version` come back as the current class. Structuring errors from
+cattrs are turned into `InvalidEvent` with the field path that failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import cattrs
+from cattrs.errors import IterableValidationNote
+from cattrs.gen import make_dict_structure_fn, override
+
+from events.envelope import Envelope, Source
+from events.errors import InvalidEvent
+from events.occurred import Occurred
+from events.quantity import Quantity
+from events.vocabulary import REGISTRY, Event, EventCorrected
+
+JSON = dict[str, Any]
+Upcaster = Callable[[JSON], JSON]
+
+
+def _freeze(value: object) -> object:
+    """Lists and dicts inside corrections become tuples, keeping events deeply frozen."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw_changes(changes: tuple[tuple[str, object], ...]) -> JSON:
+    return {name: _thaw(value) for name, value in changes}
+
+
+def _thaw(value: object) -> object:
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            return {str(k): _thaw(v) for k, v in value}
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _structure_changes(value: object, _: object) -> tuple[tuple[str, object], ...]:
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidEvent("", "expected a mapping of field names to new values")
+    frozen = _freeze(value)
+    assert isinstance(frozen, tuple)
+    return frozen
+
+
+def _structure_date(value: object, _: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as err:
+        raise InvalidEvent("", f"expected a day such as 2023-01-25, got {value!r}") from err
+
+
+def _structure_str(value: object, _: object) -> str:
+    """Text fields take text, or a bare number YAML read as one; never blank."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEvent("", f"expected non-empty text, got {value!r}")
+    return value
+
+
+def _structure_choice(value: object, choices: type[enum.StrEnum]) -> enum.StrEnum:
+    try:
+        return choices(str(value))
+    except ValueError as err:
+        allowed = ", ".join(c.value for c in choices)
+        raise InvalidEvent("", f"expected one of {allowed}, got {value!r}") from err
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(str, _structure_str)
+    # More specific than `str` in the MRO of every StrEnum, so enums win.
+    conv.register_structure_hook(enum.StrEnum, _structure_choice)
+    conv.register_structure_hook(Occurred, lambda v, _: Occurred.parse(v))
+    conv.register_unstructure_hook(Occurred, str)
+    conv.register_structure_hook(Quantity, lambda v, _: Quantity.parse(v))
+    conv.register_unstructure_hook(Quantity, Quantity.to_json)
+    conv.register_structure_hook(uuid.UUID, lambda v, _: uuid.UUID(str(v)))
+    conv.register_unstructure_hook(uuid.UUID, str)
+    conv.register_structure_hook(dt.date, _structure_date)
+    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
+    conv.register_structure_hook(
+        EventCorrected,
+        make_dict_structure_fn(
+            EventCorrected,
+            conv,
+            _cattrs_forbid_extra_keys=True,
+            changes=override(struct_hook=_structure_changes),
+        ),
+    )
+    conv.register_unstructure_hook(
+        EventCorrected,
+        lambda e: {"corrects": e.corrects, "changes": _thaw_changes(e.changes)},
+    )
+    return conv
+
+
+converter = _make_converter()
+
+
+def _pressure_v1_to_v2(payload: JSON) -> JSON:
+    """Version 1 named one pressing `actor`; version 2 a list of `actors`."""
+    upcast = dict(payload)
+    upcast["actors"] = [upcast.pop("actor")]
+    return upcast
+
+
+# (type, version read) -> function giving the payload of the next version.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("pressure.applied", 1): _pressure_v1_to_v2,
+}
+
+
+def _join(outer: str, inner: str) -> str:
+    if not inner:
+        return outer
+    return f"{outer}{inner}" if inner.startswith("[") else f"{outer}.{inner}"
+
+
+def _invalid(exc: BaseException) -> InvalidEvent:
+    """The first failure inside a cattrs error, with its field path."""
+    if isinstance(exc, InvalidEvent):
+        return exc
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return InvalidEvent(sorted(exc.extra_fields)[0], "unknown field: not in the vocabulary")
+    if isinstance(exc, cattrs.ClassValidationError | cattrs.IterableValidationError):
+        with_notes, without_notes = exc.group_exceptions()
+        for sub, note in with_notes:
+            name = f"[{note.index}]" if isinstance(note, IterableValidationNote) else note.name
+            if isinstance(sub, KeyError):
+                return InvalidEvent(name, "required field missing")
+            inner = _invalid(sub)
+            return InvalidEvent(_join(name, inner.path), inner.expected)
+        for sub in without_notes:
+            return _invalid(sub)
+    if isinstance(exc, ValueError) and str(exc):
+        return InvalidEvent("", str(exc) if str(exc).startswith("expected") else f"expected {exc}")
+    return InvalidEvent("", f"invalid value ({type(exc).__name__}: {exc})")
+
+
+def event_from_dict(type_name: str, schema_version: int, payload: Mapping[str, Any]) -> Event:
+    """Build the current class for `type_name` from a payload of any known version."""
+    cls = REGISTRY.get(type_name)
+    if cls is None:
+        raise InvalidEvent("type", f"expected one of {', '.join(sorted(REGISTRY))}")
+    if not 1 <= schema_version <= cls.schema_version:
+        raise InvalidEvent("schema_version", f"expected 1 to {cls.schema_version} for {type_name}")
+    data = dict(payload)
+    for version in range(schema_version, cls.schema_version):
+        data = UPCASTERS[(type_name, version)](data)
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs raises groups of arbitrary errors
+        raise _invalid(exc) from exc
+
+
+def event_to_dict(event: Event) -> JSON:
+    """The payload of the current schema version, JSON-ready."""
+    payload: JSON = converter.unstructure(event)
+    return payload
+
+
+def source_from_dict(data: Mapping[str, Any]) -> Source:
+    try:
+        return converter.structure(dict(data), Source)
+    except Exception as exc:
+        raise _invalid(exc) from exc
+
+
+def source_to_dict(source: Source) -> JSON:
+    data: JSON = converter.unstructure(source)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def envelope_to_dict(envelope: Envelope) -> JSON:
+    """The whole envelope, JSON-ready: the shape of `--format json` events."""
+    return {
+        "id": str(envelope.id),
+        "key": envelope.key,
+        "dossier": envelope.dossier,
+        "type": envelope.type,
+        "schema_version": envelope.schema_version,
+        "occurred": str(envelope.occurred),
+        "occurred_start": envelope.occurred.start.isoformat(),
+        "occurred_end": envelope.occurred.end.isoformat(),
+        "precision": str(envelope.occurred.precision),
+        "recorded": envelope.recorded.isoformat() if envelope.recorded else None,
+        "position": envelope.position,
+        "version": envelope.version,
+        "payload": event_to_dict(envelope.event),
+        "sources": [source_to_dict(s) for s in envelope.sources],
+    }

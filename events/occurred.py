@@ -1,0 +1,139 @@
+"""Valid time: when a fact happened in the world, as precisely as sources say.
+
+A source rarely gives an instant. "On Tuesday", "last week" or "for weeks"
+are intervals; we keep each as a UTC half-open interval ``[start, end)`` plus
+the precision it was given with, so it prints back as it was written and the
+projections can tell a certain fact from one that may still lie ahead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+
+import attrs
+import pendulum
+
+from events.errors import InvalidEvent
+
+EXPECTED = (
+    "a date as an instant (2023-01-25T16:12:00-05:00), day (2023-01-25), "
+    "ISO week (2023-W03), month (2023-01), year (2023) or span of days "
+    "(2023-01-01/2023-01-24)"
+)
+
+_ONE_MICROSECOND = dt.timedelta(microseconds=1)
+_YEAR = re.compile(r"^(\d{4})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+class Precision(enum.StrEnum):
+    """How precisely a source dates a fact."""
+
+    INSTANT = "instant"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+    SPAN = "span"
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return pendulum.instance(value).in_timezone("UTC")
+
+
+@attrs.frozen
+class Occurred:
+    """A UTC interval ``[start, end)`` with the precision it was given in.
+
+    An instant is the interval of one microsecond that starts at it, so that
+    every fact has a non-empty interval and "has it ended by T" has one rule.
+    Days, weeks, months and years are counted in UTC.
+    """
+
+    start: dt.datetime
+    end: dt.datetime
+    precision: Precision
+
+    @classmethod
+    def parse(cls, text: str) -> Occurred:
+        """Read any of the six forms; raises `InvalidEvent` naming them all."""
+        text = str(text).strip()
+        try:
+            return cls._parse(text)
+        except (ValueError, OverflowError, pendulum.parsing.exceptions.ParserError) as err:
+            raise InvalidEvent("", f"expected {EXPECTED}, got {text!r}") from err
+
+    @classmethod
+    def _parse(cls, text: str) -> Occurred:
+        if "/" in text:
+            first_day, _, last_day = text.partition("/")
+            begin, finish = cls._day(first_day), cls._day(last_day)
+            if finish.start < begin.start:
+                raise ValueError("span ends before it starts")
+            return cls(begin.start, finish.end, Precision.SPAN)
+        if "T" in text:
+            parsed = pendulum.parse(text, tz="UTC", exact=True)
+            if not isinstance(parsed, dt.datetime):
+                raise ValueError("not an instant")
+            start = _utc(parsed)
+            return cls(start, start + _ONE_MICROSECOND, Precision.INSTANT)
+        if _DAY.match(text):
+            return cls._day(text)
+        if match := _WEEK.match(text):
+            monday = dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+            return cls._local(monday, pendulum.duration(weeks=1), Precision.WEEK)
+        if match := _MONTH.match(text):
+            first = dt.date(int(match[1]), int(match[2]), 1)
+            return cls._local(first, pendulum.duration(months=1), Precision.MONTH)
+        if match := _YEAR.match(text):
+            first = dt.date(int(match[1]), 1, 1)
+            return cls._local(first, pendulum.duration(years=1), Precision.YEAR)
+        raise ValueError("no form matches")
+
+    @classmethod
+    def _day(cls, text: str) -> Occurred:
+        if not (match := _DAY.match(text)):
+            raise ValueError("not a day")
+        day = dt.date(int(match[1]), int(match[2]), int(match[3]))
+        return cls._local(day, pendulum.duration(days=1), Precision.DAY)
+
+    @classmethod
+    def _local(cls, first: dt.date, length: pendulum.Duration, precision: Precision) -> Occurred:
+        begin = pendulum.datetime(first.year, first.month, first.day)
+        return cls(begin, begin + length, precision)
+
+    def __str__(self) -> str:
+        """The form it was written in, so `parse(str(o)) == o`."""
+        local = pendulum.instance(self.start)
+        match self.precision:
+            case Precision.INSTANT:
+                return local.isoformat().replace("+00:00", "Z")
+            case Precision.DAY:
+                return local.format("YYYY-MM-DD")
+            case Precision.WEEK:
+                year, week, _ = local.isocalendar()
+                return f"{year:04d}-W{week:02d}"
+            case Precision.MONTH:
+                return local.format("YYYY-MM")
+            case Precision.YEAR:
+                return local.format("YYYY")
+            case Precision.SPAN:
+                last = pendulum.instance(self.end).subtract(days=1)
+                return f"{local.format('YYYY-MM-DD')}/{last.format('YYYY-MM-DD')}"
+
+    @property
+    def cutoff(self) -> dt.datetime:
+        """The exclusive end, read as "as of this": the end of the day, week..."""
+        return self.end
+
+    def started_by(self, cutoff: dt.datetime) -> bool:
+        """Whether the fact may have happened before `cutoff` (exclusive)."""
+        return self.start < cutoff
+
+    def ended_by(self, cutoff: dt.datetime) -> bool:
+        """Whether the whole interval lies before `cutoff`: the fact is certain."""
+        return self.end <= cutoff

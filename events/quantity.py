@@ -1,0 +1,61 @@
+"""Quantities as honest as their sources: exact, a range, an upper bound, or unknown."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from events.errors import InvalidEvent
+
+EXPECTED = "a quantity: a whole number (14), a range (10-14) or an upper bound (<10)"
+_RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
+_BOUND = re.compile(r"^<\s*(\d+)$")
+
+
+@attrs.frozen
+class Quantity:
+    """At least `low` and at most `high` units; an exact number has low == high.
+
+    "An unspecified number" is not a Quantity at all: the field is absent and
+    totals list the pledge among their unknowns instead.
+    """
+
+    low: int
+    high: int
+
+    @classmethod
+    def parse(cls, value: object) -> Quantity:
+        """Read `14`, `"14"`, `"10-14"` or `"<10"`."""
+        if isinstance(value, bool):
+            raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
+        if isinstance(value, int):
+            if value < 0:
+                raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
+            return cls(value, value)
+        text = str(value).strip()
+        if text.isdigit():
+            return cls(int(text), int(text))
+        if (match := _RANGE.match(text)) and int(match[1]) <= int(match[2]):
+            return cls(int(match[1]), int(match[2]))
+        if (match := _BOUND.match(text)) and int(match[1]) > 0:
+            return cls(0, int(match[1]) - 1)
+        raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
+
+    @property
+    def exact(self) -> bool:
+        return self.low == self.high
+
+    def to_json(self) -> int | str:
+        """The form `parse` reads back: a number when exact, else text."""
+        if self.exact:
+            return self.low
+        if self.low == 0:
+            return f"<{self.high + 1}"
+        return f"{self.low}-{self.high}"
+
+    def __add__(self, other: Quantity) -> Quantity:
+        return Quantity(self.low + other.low, self.high + other.high)
+
+    def __str__(self) -> str:
+        return str(self.to_json())

@@ -1,0 +1,1 @@
+"""Diplomatic timeline engine."""

@@ -1,0 +1,55 @@
+"""Engines for the two backends, configured the way the store relies on.
+
+SQLite: WAL so readers never block the writer; Python's implicit
+transactions off so SQLAlchemy's BEGIN is the only one, and appends ask for
+`BEGIN IMMEDIATE` so two writers queue at the start instead of failing at
+commit. PostgreSQL: psycopg 3, whatever the URL's driver says.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+DEFAULT_URL = "sqlite:///timeline.db"
+WRITE = {"timeline_write": True}
+
+
+def default_url() -> str:
+    """`$TIMELINE_DB`, else the embedded database in the working directory."""
+    return os.environ.get("TIMELINE_DB") or DEFAULT_URL
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Point PostgreSQL URLs at psycopg 3, the driver the engine supports."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for `url`; nothing connects until first use."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, **kwargs)
+    engine = sa.create_engine(parsed, connect_args={"timeout": 60}, **kwargs)
+
+    @sa.event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if parsed.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("timeline_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

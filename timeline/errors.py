@@ -1,0 +1,71 @@
+"""Errors of the engine, all under `TimelineError`; the CLI prints them as one line."""
+
+from __future__ import annotations
+
+import uuid
+
+from events.errors import InvalidEvent, TimelineError
+
+__all__ = [
+    "ConcurrencyError",
+    "DossierError",
+    "DuplicateEvent",
+    "InvalidEvent",
+    "SchemaNotReady",
+    "TimelineError",
+]
+
+
+class SchemaNotReady(TimelineError):
+    """The database has no schema, or an older one: `timeline init` fixes it."""
+
+    def __init__(self, url: str, current: str | None, head: str | None) -> None:
+        self.url, self.current, self.head = url, current, head
+        state = "has no timeline schema" if current is None else f"is at revision {current}"
+        super().__init__(
+            f"the database {url} {state}, the engine needs {head}: run `timeline init`"
+        )
+
+
+class ConcurrencyError(TimelineError):
+    """Another writer appended to the dossier since the caller read its version."""
+
+    def __init__(self, dossier: str, expected: int, actual: int) -> None:
+        self.dossier, self.expected, self.actual = dossier, expected, actual
+        super().__init__(
+            f"dossier {dossier!r} is at version {actual}, not the expected {expected}: "
+            "someone else appended first; read again and retry"
+        )
+
+
+class DuplicateEvent(TimelineError, ValueError):
+    """An id or key already names a different event; events are never overwritten."""
+
+    def __init__(self, dossier: str, key: str, event_id: uuid.UUID, reason: str) -> None:
+        self.dossier, self.key, self.id = dossier, key, event_id
+        super().__init__(
+            f"event {key!r} ({event_id}) in dossier {dossier!r}: {reason}; "
+            "events are immutable, append an event.corrected instead"
+        )
+
+
+class DossierError(TimelineError, ValueError):
+    """A dossier file is invalid: where, which event and field, what was expected."""
+
+    def __init__(
+        self,
+        file: str,
+        line: int | None,
+        expected: str,
+        *,
+        key: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.line, self.key, self.field, self.expected = file, line, key, field, expected
+        where = f"{file}:{line}" if line else file
+        parts = [where]
+        if key:
+            parts.append(f"event {key!r}")
+        if field:
+            parts.append(f"field {field!r}")
+        super().__init__(f"{', '.join(parts)}: {expected}")

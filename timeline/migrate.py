@@ -1,0 +1,62 @@
+"""Alembic is the only path to the schema; this runs it on a given connection.
+
+`timeline init`, the store's readiness check and the tests all go through
+here, so there is one way the schema comes to exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from timeline.errors import SchemaNotReady
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def script_location() -> Path:
+    """Migrations ship inside the wheel; a source checkout keeps them at the top."""
+    packaged = _PACKAGE / "_migrations"
+    return packaged if packaged.is_dir() else _PACKAGE.parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema in one transaction on `engine`."""
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is missing or behind."""
+    head, current = head_revision(), current_revision(engine)
+    if current != head:
+        raise SchemaNotReady(engine.url.render_as_string(hide_password=True), current, head)

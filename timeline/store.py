@@ -1,0 +1,385 @@
+"""The append-only event store on SQLAlchemy Core (SQLite and PostgreSQL).
+
+Events are only ever inserted. The store assigns `position` (global,
+gap-free), `version` (per dossier) and `recorded` (transaction time, never
+decreasing) under a write lock, so commit order equals position order:
+
+* PostgreSQL: each append takes ``LOCK TABLE events IN EXCLUSIVE MODE``
+  before it reads the last position. That lock conflicts with itself, so
+  appends run one at a time from lock to commit, and a writer that got
+  position *n* has committed before any writer can be given *n + 1*. A
+  follower reading "after position P" therefore never sees *P + 2* while
+  *P + 1* is still in flight, and never skips an event that commits late.
+  Readers take ACCESS SHARE, which EXCLUSIVE does not block: reads never
+  wait. The cost is that appends are serialised, which a sequence would not
+  do, but a sequence leaves gaps and lets commits overtake each other.
+* SQLite: there is one writer at a time by construction; appends begin with
+  ``BEGIN IMMEDIATE`` so they take the write lock before reading positions.
+
+A unique ``(dossier, version)`` is the backstop for optimistic concurrency:
+should two writers ever race past the lock, the database refuses the second
+and it surfaces as `ConcurrencyError`, never as a lost or duplicated event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pendulum
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from events import Envelope, InvalidEvent, Occurred, Precision
+from events.codec import event_from_dict, event_to_dict, source_from_dict, source_to_dict
+from timeline import migrate
+from timeline.database import WRITE, create_engine, default_url
+from timeline.errors import ConcurrencyError, DuplicateEvent
+from timeline.schema import events as table
+
+Clock = Callable[[], dt.datetime]
+_LOOKUP_CHUNK = 500
+
+
+def utc_now() -> dt.datetime:
+    return pendulum.now("UTC")
+
+
+def envelope_from_row(row: RowMapping) -> Envelope:
+    """Rebuild a stored envelope; the codec upcasts old payload versions."""
+    return Envelope(
+        id=row["id"],
+        key=row["key"],
+        dossier=row["dossier"],
+        occurred=Occurred(
+            row["occurred_start"], row["occurred_end"], Precision(row["occurred_precision"])
+        ),
+        event=event_from_dict(row["type"], row["schema_version"], row["payload"]),
+        sources=tuple(source_from_dict(s) for s in row["sources"]),
+        recorded=row["recorded"],
+        position=row["position"],
+        version=row["version"],
+    )
+
+
+def _row(envelope: Envelope, position: int, version: int, recorded: dt.datetime) -> dict[str, Any]:
+    return {
+        "position": position,
+        "id": envelope.id,
+        "dossier": envelope.dossier,
+        "key": envelope.key,
+        "version": version,
+        "type": envelope.type,
+        "schema_version": envelope.schema_version,
+        "occurred_start": envelope.occurred.start,
+        "occurred_end": envelope.occurred.end,
+        "occurred_precision": str(envelope.occurred.precision),
+        "recorded": recorded,
+        "payload": event_to_dict(envelope.event),
+        "sources": [source_to_dict(s) for s in envelope.sources],
+    }
+
+
+def _chunks(values: Sequence[Any], size: int = _LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class EventStore:
+    """Append and read envelopes. Thread-safe as far as the engine is."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = utc_now,
+        page_size: int = 1000,
+        check_schema: bool = True,
+    ) -> None:
+        if check_schema:
+            migrate.require_current(engine)
+        self.engine = engine
+        self.clock = clock
+        self.page_size = page_size
+
+    @classmethod
+    def open(cls, url: str | None = None, **kwargs: Any) -> EventStore:
+        """A store on `url` (default `$TIMELINE_DB` or ``sqlite:///timeline.db``)."""
+        return cls(create_engine(url or default_url()), **kwargs)
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(
+        self,
+        dossier: str,
+        envelopes: Iterable[Envelope],
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[Envelope, ...]:
+        """Append a batch to one dossier atomically; returns what was new, as stored.
+
+        `expected_version` is the dossier's version the caller last saw (0 for
+        a new dossier); if another writer moved it, `ConcurrencyError` and
+        nothing is written. Re-appending an identical event is a no-op.
+        """
+        expected = None if expected_version is None else {dossier: expected_version}
+        return self.append_batches({dossier: list(envelopes)}, expected)
+
+    def append_batches(
+        self,
+        batches: Mapping[str, Sequence[Envelope]],
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> tuple[Envelope, ...]:
+        """Append to several dossiers in one transaction: all of it or none."""
+        for dossier, batch in batches.items():
+            for envelope in batch:
+                if envelope.dossier != dossier:
+                    raise InvalidEvent(
+                        "dossier",
+                        f"expected {dossier!r}, got {envelope.dossier!r}",
+                        key=envelope.key,
+                    )
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                # Commit order == position order; see the module docstring.
+                conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+            try:
+                stored = self._append_locked(conn, batches, expected_versions or {})
+            except sa.exc.IntegrityError as err:
+                raise self._translate(conn, batches, expected_versions or {}, err) from err
+        return stored
+
+    def _append_locked(
+        self,
+        conn: Connection,
+        batches: Mapping[str, Sequence[Envelope]],
+        expected_versions: Mapping[str, int],
+    ) -> tuple[Envelope, ...]:
+        versions = {dossier: self._version(conn, dossier) for dossier in batches}
+        for dossier, expected in expected_versions.items():
+            actual = versions.get(dossier, self._version(conn, dossier))
+            if expected != actual:
+                raise ConcurrencyError(dossier, expected, actual)
+        fresh = self._new_events(conn, batches)
+        if not fresh:
+            return ()
+        last = conn.execute(
+            sa.select(table.c.position, table.c.recorded).order_by(table.c.position.desc()).limit(1)
+        ).first()
+        position = last.position if last else 0
+        recorded = max(self.clock(), last.recorded) if last else self.clock()
+        rows, stored = [], []
+        for envelope in fresh:
+            position += 1
+            versions[envelope.dossier] += 1
+            rows.append(_row(envelope, position, versions[envelope.dossier], recorded))
+            stored.append(
+                attrs.evolve(
+                    envelope,
+                    position=position,
+                    version=versions[envelope.dossier],
+                    recorded=recorded,
+                )
+            )
+        conn.execute(table.insert(), rows)
+        return tuple(stored)
+
+    def _new_events(
+        self, conn: Connection, batches: Mapping[str, Sequence[Envelope]]
+    ) -> list[Envelope]:
+        """The envelopes not stored yet; identical re-appends drop out, conflicts raise."""
+        seen: dict[uuid.UUID, Envelope] = {}
+        for batch in batches.values():
+            for envelope in batch:
+                earlier = seen.setdefault(envelope.id, envelope)
+                if earlier is not envelope and not earlier.same_fact(envelope):
+                    raise DuplicateEvent(
+                        envelope.dossier,
+                        envelope.key,
+                        envelope.id,
+                        "the batch holds two different events with this id",
+                    )
+        existing = self._existing(conn, list(seen.values()))
+        fresh = []
+        keys: dict[tuple[str, str], uuid.UUID] = {}
+        for envelope in seen.values():
+            stored = existing.get(envelope.id)
+            if stored is not None:
+                if not stored.same_fact(envelope):
+                    raise DuplicateEvent(
+                        envelope.dossier,
+                        envelope.key,
+                        envelope.id,
+                        "an event with this id is stored with different content",
+                    )
+                continue
+            slot = (envelope.dossier, envelope.key)
+            if keys.setdefault(slot, envelope.id) != envelope.id:
+                raise DuplicateEvent(
+                    envelope.dossier,
+                    envelope.key,
+                    envelope.id,
+                    "the batch holds two events with this key",
+                )
+            fresh.append(envelope)
+        taken = self._taken_keys(conn, fresh)
+        for envelope in fresh:
+            if (envelope.dossier, envelope.key) in taken:
+                raise DuplicateEvent(
+                    envelope.dossier,
+                    envelope.key,
+                    envelope.id,
+                    "the key already names another stored event",
+                )
+        return fresh
+
+    def _existing(self, conn: Connection, envelopes: list[Envelope]) -> dict[uuid.UUID, Envelope]:
+        found: dict[uuid.UUID, Envelope] = {}
+        for chunk in _chunks([e.id for e in envelopes]):
+            for row in conn.execute(sa.select(table).where(table.c.id.in_(chunk))).mappings():
+                found[row["id"]] = envelope_from_row(row)
+        return found
+
+    def _taken_keys(self, conn: Connection, envelopes: list[Envelope]) -> set[tuple[str, str]]:
+        taken: set[tuple[str, str]] = set()
+        by_dossier: dict[str, list[str]] = {}
+        for envelope in envelopes:
+            by_dossier.setdefault(envelope.dossier, []).append(envelope.key)
+        for dossier, keys in by_dossier.items():
+            for chunk in _chunks(keys):
+                query = sa.select(table.c.key).where(
+                    table.c.dossier == dossier, table.c.key.in_(chunk)
+                )
+                taken.update((dossier, key) for key in conn.scalars(query))
+        return taken
+
+    def _translate(
+        self,
+        conn: Connection,
+        batches: Mapping[str, Sequence[Envelope]],
+        expected_versions: Mapping[str, int],
+        err: sa.exc.IntegrityError,
+    ) -> Exception:
+        """A unique violation means another writer got in first: say which dossier."""
+        for dossier in batches:
+            expected = expected_versions.get(dossier)
+            if expected is not None:
+                return ConcurrencyError(dossier, expected, self.version(dossier))
+        dossier = next(iter(batches), "")
+        return ConcurrencyError(dossier, -1, self.version(dossier))
+
+    # -- reading ---------------------------------------------------------------
+
+    @staticmethod
+    def _version(conn: Connection, dossier: str) -> int:
+        query = sa.select(sa.func.max(table.c.version)).where(table.c.dossier == dossier)
+        return conn.execute(query).scalar() or 0
+
+    def version(self, dossier: str) -> int:
+        """The dossier's current version: 0 when it has no events."""
+        with self.engine.connect() as conn:
+            return self._version(conn, dossier)
+
+    def head(self) -> int:
+        """The last position: the number of events stored."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(table.c.position))).scalar() or 0
+
+    def dossiers(self) -> list[str]:
+        with self.engine.connect() as conn:
+            query = sa.select(table.c.dossier).distinct().order_by(table.c.dossier)
+            return list(conn.scalars(query))
+
+    def find(self, dossier: str, keys_or_ids: Iterable[str]) -> dict[str, Envelope]:
+        """The stored events of `dossier` named by key or by id, by that name."""
+        names = list(dict.fromkeys(keys_or_ids))
+        found: dict[str, Envelope] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(names):
+                ids = [uuid.UUID(n) for n in chunk if _is_uuid(n)]
+                query = sa.select(table).where(
+                    table.c.dossier == dossier,
+                    sa.or_(table.c.key.in_(chunk), table.c.id.in_(ids)),
+                )
+                for row in conn.execute(query).mappings():
+                    envelope = envelope_from_row(row)
+                    found[envelope.key] = envelope
+                    found[str(envelope.id)] = envelope
+        return {name: found[name] for name in names if name in found}
+
+    def read_dossier(self, dossier: str, from_version: int = 1) -> Iterator[Envelope]:
+        """One dossier in version order, from `from_version` on, streamed in pages."""
+        after = from_version - 1
+        while True:
+            query = (
+                sa.select(table)
+                .where(table.c.dossier == dossier, table.c.version > after)
+                .order_by(table.c.version)
+                .limit(self.page_size)
+            )
+            page = self._fetch(query)
+            yield from page
+            if len(page) < self.page_size:
+                return
+            after = page[-1].version or after
+
+    def read_all(
+        self,
+        after: int = 0,
+        *,
+        dossier: str | None = None,
+        types: Iterable[str] | None = None,
+        occurred_from: dt.datetime | None = None,
+        occurred_to: dt.datetime | None = None,
+        recorded_before: dt.datetime | None = None,
+    ) -> Iterator[Envelope]:
+        """Every event after position `after`, in position order, streamed in pages.
+
+        `occurred_from`/`occurred_to` keep events whose valid-time interval
+        overlaps ``[occurred_from, occurred_to)``; `recorded_before` keeps
+        those the store knew before that transaction time.
+        """
+        filters: list[sa.ColumnElement[bool]] = []
+        if dossier is not None:
+            filters.append(table.c.dossier == dossier)
+        if types is not None:
+            filters.append(table.c.type.in_(list(types)))
+        if occurred_from is not None:
+            filters.append(table.c.occurred_end > occurred_from)
+        if occurred_to is not None:
+            filters.append(table.c.occurred_start < occurred_to)
+        if recorded_before is not None:
+            filters.append(table.c.recorded < recorded_before)
+        while True:
+            query = (
+                sa.select(table)
+                .where(table.c.position > after, *filters)
+                .order_by(table.c.position)
+                .limit(self.page_size)
+            )
+            page = self._fetch(query)
+            yield from page
+            if len(page) < self.page_size:
+                return
+            after = page[-1].position or after
+
+    def read_window(
+        self, start: dt.datetime, end: dt.datetime, *, dossier: str | None = None
+    ) -> Iterator[Envelope]:
+        """Events whose valid time overlaps ``[start, end)``, in position order."""
+        return self.read_all(dossier=dossier, occurred_from=start, occurred_to=end)
+
+    def _fetch(self, query: sa.Select[Any]) -> list[Envelope]:
+        with self.engine.connect() as conn:
+            return [envelope_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

@@ -15,7 +15,6 @@ from typing import Any
 
 import cattrs
 from cattrs.errors import IterableValidationNote
-from cattrs.gen import make_dict_structure_fn, override
 
 from events.envelope import Envelope, Source
 from events.errors import InvalidEvent
@@ -27,33 +26,36 @@ JSON = dict[str, Any]
 Upcaster = Callable[[JSON], JSON]
 
 
-def _freeze(value: object) -> object:
-    """Lists and dicts inside corrections become tuples, keeping events deeply frozen."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    return value
+def _structure_correction(value: object, _: object) -> EventCorrected:
+    if not isinstance(value, Mapping):
+        raise InvalidEvent("", "expected a mapping with corrects and changes")
+    extra = set(value) - {"corrects", "changes"}
+    if extra:
+        raise InvalidEvent(sorted(extra)[0], "unknown field: not in the vocabulary")
+    for field in ("corrects", "changes"):
+        if field not in value:
+            raise InvalidEvent(field, "required field missing")
+    changes = value["changes"]
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidEvent("changes", "expected a mapping of field names to new values")
+    try:
+        corrects = _structure_str(value["corrects"], str)
+    except InvalidEvent as err:
+        raise err.at(prefix="corrects") from err
+    return EventCorrected.of(corrects, changes)
 
 
-def _thaw_changes(changes: tuple[tuple[str, object], ...]) -> JSON:
-    return {name: _thaw(value) for name, value in changes}
-
-
-def _thaw(value: object) -> object:
-    if isinstance(value, tuple):
-        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-            return {str(k): _thaw(v) for k, v in value}
-        return [_thaw(v) for v in value]
-    return value
-
-
-def _structure_changes(value: object, _: object) -> tuple[tuple[str, object], ...]:
-    if not isinstance(value, Mapping) or not value:
-        raise InvalidEvent("", "expected a mapping of field names to new values")
-    frozen = _freeze(value)
-    assert isinstance(frozen, tuple)
-    return frozen
+def _structure_names(value: object, _: object) -> tuple[str, ...]:
+    """A list of codes or texts; a bare string is refused, not split into letters."""
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise InvalidEvent("", f"expected a list, got {value!r}")
+    names = []
+    for index, entry in enumerate(value):
+        try:
+            names.append(_structure_str(entry, str))
+        except InvalidEvent as err:
+            raise InvalidEvent(f"[{index}]", err.expected) from err
+    return tuple(names)
 
 
 def _structure_date(value: object, _: object) -> dt.date:
@@ -87,6 +89,7 @@ def _structure_choice(value: object, choices: type[enum.StrEnum]) -> enum.StrEnu
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_names)
     # More specific than `str` in the MRO of every StrEnum, so enums win.
     conv.register_structure_hook(enum.StrEnum, _structure_choice)
     conv.register_structure_hook(Occurred, lambda v, _: Occurred.parse(v))
@@ -97,18 +100,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(uuid.UUID, str)
     conv.register_structure_hook(dt.date, _structure_date)
     conv.register_unstructure_hook(dt.date, dt.date.isoformat)
-    conv.register_structure_hook(
-        EventCorrected,
-        make_dict_structure_fn(
-            EventCorrected,
-            conv,
-            _cattrs_forbid_extra_keys=True,
-            changes=override(struct_hook=_structure_changes),
-        ),
-    )
+    conv.register_structure_hook(EventCorrected, _structure_correction)
     conv.register_unstructure_hook(
-        EventCorrected,
-        lambda e: {"corrects": e.corrects, "changes": _thaw_changes(e.changes)},
+        EventCorrected, lambda e: {"corrects": e.corrects, "changes": e.new_values()}
     )
     return conv
 

@@ -41,6 +41,10 @@ class Precision(enum.StrEnum):
     SPAN = "span"
 
 
+def _day_text(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return pendulum.instance(value).in_timezone("UTC")
 
@@ -113,17 +117,17 @@ class Occurred:
             case Precision.INSTANT:
                 return local.isoformat().replace("+00:00", "Z")
             case Precision.DAY:
-                return local.format("YYYY-MM-DD")
+                return _day_text(local)
             case Precision.WEEK:
                 year, week, _ = local.isocalendar()
                 return f"{year:04d}-W{week:02d}"
             case Precision.MONTH:
-                return local.format("YYYY-MM")
+                return f"{local.year:04d}-{local.month:02d}"
             case Precision.YEAR:
-                return local.format("YYYY")
+                return f"{local.year:04d}"
             case Precision.SPAN:
                 last = pendulum.instance(self.end).subtract(days=1)
-                return f"{local.format('YYYY-MM-DD')}/{last.format('YYYY-MM-DD')}"
+                return f"{_day_text(local)}/{_day_text(last)}"
 
     @property
     def cutoff(self) -> dt.datetime:

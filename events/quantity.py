@@ -9,8 +9,10 @@ import attrs
 from events.errors import InvalidEvent
 
 EXPECTED = "a quantity: a whole number (14), a range (10-14) or an upper bound (<10)"
-_RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
-_BOUND = re.compile(r"^<\s*(\d+)$")
+# ASCII digits only: str.isdigit() and \d also accept superscripts and other scripts.
+_NUMBER = re.compile(r"[0-9]+")
+_RANGE = re.compile(r"([0-9]+)\s*-\s*([0-9]+)")
+_BOUND = re.compile(r"<\s*([0-9]+)")
 
 
 @attrs.frozen
@@ -34,11 +36,11 @@ class Quantity:
                 raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
             return cls(value, value)
         text = str(value).strip()
-        if text.isdigit():
+        if _NUMBER.fullmatch(text):
             return cls(int(text), int(text))
-        if (match := _RANGE.match(text)) and int(match[1]) <= int(match[2]):
+        if (match := _RANGE.fullmatch(text)) and int(match[1]) <= int(match[2]):
             return cls(int(match[1]), int(match[2]))
-        if (match := _BOUND.match(text)) and int(match[1]) > 0:
+        if (match := _BOUND.fullmatch(text)) and int(match[1]) > 0:
             return cls(0, int(match[1]) - 1)
         raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
 

@@ -8,6 +8,8 @@ payload the class holds; older shapes are upcast on read by `events.codec`.
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -274,8 +276,8 @@ class DeliveryReported(Event):
 class EventCorrected(Event):
     """A later, better account of an earlier event: `changes` replace its fields.
 
-    `changes` is kept as sorted (field, JSON value) pairs so the event stays
-    deeply immutable; the codec checks the corrected event is valid.
+    `changes` is kept as sorted (field, JSON text) pairs so the event stays
+    deeply immutable; the importer checks the corrected event is valid.
     """
 
     type: ClassVar[str] = "event.corrected"
@@ -284,7 +286,22 @@ class EventCorrected(Event):
     plover: ClassVar[str] = ""
 
     corrects: str = attrs.field(validator=_nonempty)
-    changes: tuple[tuple[str, object], ...] = attrs.field(validator=_nonempty)
+    changes: tuple[tuple[str, str], ...] = attrs.field(validator=_nonempty)
+
+    @classmethod
+    def of(cls, corrects: str, changes: Mapping[str, object]) -> EventCorrected:
+        """A correction from plain new values (JSON-ready), as a file gives them."""
+        try:
+            encoded = tuple(
+                sorted((str(k), json.dumps(v, sort_keys=True)) for k, v in changes.items())
+            )
+        except (TypeError, ValueError) as err:
+            raise InvalidEvent("changes", f"expected JSON values ({err})") from err
+        return cls(corrects=corrects, changes=encoded)
+
+    def new_values(self) -> dict[str, Any]:
+        """The changes as the mapping of field names to new values they were given as."""
+        return {name: json.loads(value) for name, value in self.changes}
 
 
 @attrs.frozen(kw_only=True)

@@ -55,7 +55,9 @@ def _postgres_schema_url(schema: str) -> str:
 
 
 @pytest.fixture
-def fresh_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def fresh_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A URL to an empty database of the backend the test is parametrized with."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":

@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from timeline.errors import StoreUnavailable
+
 DEFAULT_URL = "sqlite:///timeline.db"
 WRITE = {"timeline_write": True}
 
@@ -25,7 +27,10 @@ def default_url() -> str:
 
 def normalise_url(url: str | URL) -> URL:
     """Point PostgreSQL URLs at psycopg 3, the driver the engine supports."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as err:
+        raise StoreUnavailable(str(url), "expected a URL such as sqlite:///timeline.db") from err
     if parsed.get_backend_name() == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -34,6 +39,8 @@ def normalise_url(url: str | URL) -> URL:
 def create_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for `url`; nothing connects until first use."""
     parsed = normalise_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreUnavailable(str(url), "expected a sqlite:// or postgresql:// URL")
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, **kwargs)
     engine = sa.create_engine(parsed, connect_args={"timeout": 60}, **kwargs)

@@ -12,6 +12,7 @@ __all__ = [
     "DuplicateEvent",
     "InvalidEvent",
     "SchemaNotReady",
+    "StoreUnavailable",
     "TimelineError",
 ]
 
@@ -69,3 +70,11 @@ class DossierError(TimelineError, ValueError):
         if field:
             parts.append(f"field {field!r}")
         super().__init__(f"{', '.join(parts)}: {expected}")
+
+
+class StoreUnavailable(TimelineError):
+    """The database cannot be reached or the URL is not one we can use."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url, self.reason = url, reason
+        super().__init__(f"cannot use the database {url}: {reason}")

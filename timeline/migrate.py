@@ -6,15 +6,18 @@ here, so there is one way the schema comes to exist.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from timeline.errors import SchemaNotReady
+from timeline.errors import SchemaNotReady, StoreUnavailable
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -36,14 +39,24 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with reachable(engine), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def reachable(engine: Engine) -> Iterator[None]:
+    """Driver failures to connect become one `StoreUnavailable` naming the database."""
+    try:
+        yield
+    except sa.exc.OperationalError as err:
+        url = engine.url.render_as_string(hide_password=True)
+        raise StoreUnavailable(url, str(err.orig).strip().splitlines()[0]) from err
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema in one transaction on `engine`."""
     config = alembic_config()
-    with engine.begin() as conn:
+    with reachable(engine), engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 

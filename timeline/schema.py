@@ -22,6 +22,9 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
+NAME_LENGTH = 200
+"""The longest dossier name or event key the store keeps (the store checks it)."""
+
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
     """Timestamps that are UTC on the way in and aware UTC on the way out.
@@ -58,8 +61,8 @@ events = sa.Table(
     metadata,
     sa.Column("position", Position, primary_key=True, autoincrement=False),
     sa.Column("id", sa.Uuid(), nullable=False, unique=True),
-    sa.Column("dossier", sa.String(200), nullable=False),
-    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("dossier", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("key", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("schema_version", sa.Integer(), nullable=False),

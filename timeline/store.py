@@ -38,6 +38,7 @@ from events.codec import event_from_dict, event_to_dict, source_from_dict, sourc
 from timeline import migrate
 from timeline.database import WRITE, create_engine, default_url
 from timeline.errors import ConcurrencyError, DuplicateEvent
+from timeline.schema import NAME_LENGTH
 from timeline.schema import events as table
 
 Clock = Callable[[], dt.datetime]
@@ -136,6 +137,11 @@ class EventStore:
         """Append to several dossiers in one transaction: all of it or none."""
         for dossier, batch in batches.items():
             for envelope in batch:
+                for field, value in (("dossier", envelope.dossier), ("key", envelope.key)):
+                    if len(value) > NAME_LENGTH:
+                        raise InvalidEvent(
+                            field, f"expected at most {NAME_LENGTH} characters", key=envelope.key
+                        )
                 if envelope.dossier != dossier:
                     raise InvalidEvent(
                         "dossier",
@@ -296,19 +302,25 @@ class EventStore:
     def find(self, dossier: str, keys_or_ids: Iterable[str]) -> dict[str, Envelope]:
         """The stored events of `dossier` named by key or by id, by that name."""
         names = list(dict.fromkeys(keys_or_ids))
-        found: dict[str, Envelope] = {}
+        by_key: dict[str, Envelope] = {}
+        by_id: dict[uuid.UUID, Envelope] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(names):
-                ids = [uuid.UUID(n) for n in chunk if _is_uuid(n)]
+                ids = [i for i in map(_as_uuid, chunk) if i is not None]
                 query = sa.select(table).where(
                     table.c.dossier == dossier,
                     sa.or_(table.c.key.in_(chunk), table.c.id.in_(ids)),
                 )
                 for row in conn.execute(query).mappings():
                     envelope = envelope_from_row(row)
-                    found[envelope.key] = envelope
-                    found[str(envelope.id)] = envelope
-        return {name: found[name] for name in names if name in found}
+                    by_key[envelope.key] = by_id[envelope.id] = envelope
+        found = {}
+        for name in names:
+            as_id = _as_uuid(name)
+            match = by_key.get(name) or (by_id.get(as_id) if as_id is not None else None)
+            if match is not None:
+                found[name] = match
+        return found
 
     def read_dossier(self, dossier: str, from_version: int = 1) -> Iterator[Envelope]:
         """One dossier in version order, from `from_version` on, streamed in pages."""
@@ -377,9 +389,9 @@ class EventStore:
             return [envelope_from_row(row) for row in conn.execute(query).mappings()]
 
 
-def _is_uuid(text: str) -> bool:
+def _as_uuid(text: str) -> uuid.UUID | None:
+    """The UUID a name spells, in any of the spellings `uuid.UUID` accepts, or None."""
     try:
-        uuid.UUID(text)
+        return uuid.UUID(text)
     except ValueError:
-        return False
-    return True
+        return None

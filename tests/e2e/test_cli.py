@@ -1,0 +1,108 @@
+"""The CLI's promises: documented commands, one-line errors, the schema check."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from timeline.cli import cli, main
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_every_command_is_in_the_readme() -> None:
+    """A command missing from the README fails the suite (sqlite-utils' rule)."""
+    readme = README.read_text(encoding="utf-8")
+    for name in cli.commands:
+        assert f"timeline {name}" in readme, f"`timeline {name}` is not documented"
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each command's --help says what it does and shows an example."""
+    assert main([name, "--help"]) == 0
+    assert "Example:" in capsys.readouterr().out
+
+
+def test_bad_date_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --as-of is refused before anything runs, with exit status 2."""
+    status = main(["state", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--as-of", "2023-02-30"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--as-of'" in err
+    assert "Traceback" not in err
+
+
+def test_uninitialised_database_says_run_init(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading a database without the schema says to run `timeline init`."""
+    assert main(["state", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--as-of", "2023"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ")
+    assert err.count("\n") == 1
+    assert "run `timeline init`" in err
+
+
+@pytest.mark.parametrize(
+    "url", ["nonsense", "mysql://root@127.0.0.1/test", "postgresql://nobody@127.0.0.1:1/none"]
+)
+def test_unusable_database_is_one_line(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad or unreachable database URL gives one line and exit status 1."""
+    assert main(["init", "--db", url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: cannot use the database"), err
+    assert err.count("\n") == 1, err
+
+
+def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Importing a file that does not exist names it, without a traceback."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["init", "--db", url]) == 0
+    assert main(["import", "--db", url, str(tmp_path / "missing.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "missing.yaml" in err
+    assert "cannot read the file" in err
+
+
+def test_installed_script_exits_without_traceback(tmp_path: Path) -> None:
+    """The console script itself turns errors into one line and a status."""
+    script = Path(sys.executable).with_name("timeline")
+    result = subprocess.run(
+        [str(script), "state", "--db", f"sqlite:///{tmp_path / 'y.db'}", "--as-of", "2023"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert re.fullmatch(r"Error: [^\n]+\n", result.stderr), result.stderr
+
+
+def test_log_filters_by_actor_and_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`timeline log` keeps only the events that name the actor, in valid-time order."""
+    import json
+    from importlib import resources
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    seed = str(resources.files("timeline") / "seed" / "ukraine-mbt-2023.yaml")
+    assert main(["init", "--db", url]) == 0
+    assert main(["import", "--db", url, seed]) == 0
+    capsys.readouterr()
+    args = ["log", "--db", url, "--actor", "USA", "--type", "pledge.announced", "--format", "json"]
+    assert main(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema"] == "timeline.log/1"
+    keys = [e["key"] for e in document["events"]]
+    assert set(keys) == {"usa-pledge-abrams", "usa-pledge-m88", "usa-pledge-abrams-training"}
+    assert all(e["sources"][0]["publisher"] == "CNN" for e in document["events"])
+    assert main(["log", "--db", url, "--to", "2023-01-20", "--format", "json"]) == 0
+    early = json.loads(capsys.readouterr().out)["events"]
+    assert "usa-pledge-abrams" not in {e["key"] for e in early}
+    starts = [e["occurred_start"] for e in early]
+    assert starts == sorted(starts)

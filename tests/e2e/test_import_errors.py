@@ -1,0 +1,204 @@
+"""Bad dossier files: one clear line on stderr, a non-zero exit, and nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from timeline.cli import main
+from timeline.store import EventStore
+
+HEADER = """\
+dossier: test-dossier
+title: A test dossier
+actors:
+  NATO: North Atlantic Treaty Organization
+items:
+  leopard-2: {name: Leopard 2, category: main-battle-tank}
+issues:
+  tanks: Tanks for Ukraine
+sources:
+  cnn: {publisher: CNN, published: 2023-01-25}
+events:
+"""
+
+GOOD_EVENTS = """\
+  - key: pol-request
+    type: request.filed
+    occurred: 2023-01-24
+    requester: POL
+    addressee: DEU
+    issue: tanks
+    ask: re-export
+    item: leopard-2
+    sources:
+      - {cite: cnn, quote: "Poland on Tuesday formally asked"}
+  - key: deu-approves
+    type: request.decided
+    occurred: 2023-01-25
+    request: pol-request
+    decision: approved
+    by: DEU
+    sources:
+      - {cite: cnn, quote: "Germany will also allow other countries to export"}
+"""
+
+
+def _event(body: str) -> str:
+    return f"""\
+  - key: bad-one
+{body}    sources:
+      - {{cite: cnn, quote: "a quote"}}
+"""
+
+
+BAD = {
+    "malformed-yaml": (HEADER + GOOD_EVENTS + "  - key: [unclosed\n", "malformed YAML"),
+    "unknown-type": (
+        HEADER + _event("    type: tank.sent\n    occurred: 2023-01-25\n"),
+        "expected one of",
+    ),
+    "unknown-actor": (
+        HEADER
+        + _event(
+            "    type: statement.issued\n    occurred: 2023-01-25\n    actor: XXX\n"
+            "    tone: supportive\n    summary: hello\n"
+        ),
+        "field 'actor'",
+    ),
+    "missing-field": (
+        HEADER
+        + _event(
+            "    type: statement.issued\n    occurred: 2023-01-25\n    actor: DEU\n"
+            "    tone: supportive\n"
+        ),
+        "field 'summary'",
+    ),
+    "bad-date": (
+        HEADER
+        + _event(
+            "    type: statement.issued\n    occurred: 2023-02-30\n    actor: DEU\n"
+            "    tone: supportive\n    summary: hello\n"
+        ),
+        "field 'occurred'",
+    ),
+    "duplicate-key": (HEADER + GOOD_EVENTS + GOOD_EVENTS, "duplicate key"),
+    "dangling-reference": (
+        HEADER
+        + _event(
+            "    type: request.decided\n    occurred: 2023-01-25\n    request: nowhere\n"
+            "    decision: approved\n    by: DEU\n"
+        ),
+        "field 'request'",
+    ),
+}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["init", "--db", url]) == 0
+    return url
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_file_gives_one_line_and_writes_nothing(
+    case: str, db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each kind of bad file is refused with one located line and an unchanged store."""
+    text, expected = BAD[case]
+    path = _write(tmp_path, f"{case}.yaml", text)
+    capsys.readouterr()
+    assert main(["import", "--db", db, str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"Error: {path}:"), err
+    assert expected in err
+    assert "Traceback" not in err
+    assert EventStore.open(db).head() == 0
+
+
+def test_good_file_then_bad_file_appends_nothing(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A good file imported together with a bad one is not appended either."""
+    good = _write(tmp_path, "good.yaml", HEADER + GOOD_EVENTS)
+    bad = _write(tmp_path, "bad.yaml", BAD["unknown-actor"][0])
+    assert main(["import", "--db", db, str(good), str(bad)]) == 1
+    assert "bad.yaml" in capsys.readouterr().err
+    assert EventStore.open(db).head() == 0
+
+
+def test_reimport_is_idempotent(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Importing the same file twice appends nothing the second time."""
+    good = _write(tmp_path, "good.yaml", HEADER + GOOD_EVENTS)
+    assert main(["import", "--db", db, str(good)]) == 0
+    first = EventStore.open(db).head()
+    assert main(["import", "--db", db, str(good)]) == 0
+    assert EventStore.open(db).head() == first == 3  # the declaration and two events
+    assert "0 event(s) appended" in capsys.readouterr().out
+
+
+def test_errors_name_the_line_of_the_event(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The error points at the line of the offending event, not just the file."""
+    text = BAD["unknown-actor"][0]
+    path = _write(tmp_path, "line.yaml", text)
+    main(["import", "--db", db, str(path)])
+    line = text.splitlines().index("    actor: XXX") + 1
+    assert f"{path}:{line}, event 'bad-one', field 'actor'" in capsys.readouterr().err
+
+
+def test_jsonl_errors_name_the_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In JSON Lines, the error names the line of the bad event."""
+    header = '{"dossier": "d", "title": "t", "actors": {}, "items": {}, "issues": {"x": "X"}}'
+    good = (
+        '{"key": "a", "type": "statement.issued", "occurred": "2023-01-25", "actor": "DEU",'
+        ' "tone": "neutral", "summary": "s", "sources": [{"publisher": "P",'
+        ' "published": "2023-01-25", "quote": "q"}]}'
+    )
+    bad = good.replace('"key": "a"', '"key": "b"').replace('"neutral"', '"loud"')
+    path = _write(tmp_path, "d.jsonl", "\n".join([header, good, bad]) + "\n")
+    assert main(["import", "--db", db, str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:3, event 'b', field 'tone'" in err
+    assert EventStore.open(db).head() == 0
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_corruption_is_all_or_nothing(
+    data: st.DataObject, db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever bytes a file is cut or spliced at, import either succeeds or leaves nothing."""
+    text = HEADER + GOOD_EVENTS
+    cut = data.draw(st.integers(0, len(text)))
+    junk = data.draw(st.text(alphabet=":-[]{}'\"\n xA1", max_size=8))
+    path = _write(tmp_path, "fuzz.yaml", text[:cut] + junk + text[cut:])
+    store = EventStore.open(db)
+    before = store.head()
+    status = main(["import", "--db", db, str(path)])
+    err = capsys.readouterr().err
+    if status == 0:
+        assert store.head() >= before
+    else:
+        assert status == 1
+        assert err.startswith("Error: "), err
+        assert err.count("\n") == 1, err
+        assert store.head() == before

@@ -1,0 +1,678 @@
+"""The event store's contract, written once and run on SQLite and PostgreSQL.
+
+Every test takes the `store` or `engine` fixture, which conftest parametrizes
+over both backends, so a behaviour that holds on one and not the other shows
+up as one failing variant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from events import (
+    REGISTRY,
+    Ask,
+    CoalitionFormed,
+    Condition,
+    ConsultationHeld,
+    Decision,
+    DeliveryReported,
+    DossierDeclared,
+    Envelope,
+    Event,
+    EventCorrected,
+    EventRetracted,
+    InvalidEvent,
+    Occurred,
+    PledgeAnnounced,
+    PositionStated,
+    PrecedentSet,
+    PressureApplied,
+    Quantity,
+    RequestDecided,
+    RequestFiled,
+    Source,
+    Stance,
+    StatementIssued,
+    ThreatIssued,
+    TimelineError,
+    Tone,
+)
+from timeline import migrate
+from timeline.database import create_engine
+from timeline.errors import ConcurrencyError, DuplicateEvent, SchemaNotReady
+from timeline.schema import events as events_table
+from timeline.store import EventStore
+
+T0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+SOURCE = Source(
+    publisher="Reuters",
+    published=dt.date(2023, 1, 25),
+    quote="Germany will send Leopard 2 tanks",
+    title="Germany to send tanks",
+    url="https://example.org/tanks",
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def every_event() -> list[tuple[str, Event]]:
+    """One event of every registered type, every optional field filled: (occurred, event)."""
+    return [
+        ("2023-01", PressureApplied(actors=("POL", "GBR"), target="DEU", issue="mbt", note="n")),
+        (
+            "2023-01-24",
+            RequestFiled(
+                requester="POL",
+                addressee="DEU",
+                issue="mbt",
+                ask=Ask.RE_EXPORT,
+                item="leopard-2a4",
+                quantity=Quantity(10, 14),
+                note="formal request",
+            ),
+        ),
+        (
+            "2023-01-25T16:12:00-05:00",
+            RequestDecided(request="pol-asks", decision=Decision.APPROVED, by="DEU", note="ok"),
+        ),
+        (
+            "2023-W03",
+            PositionStated(
+                actor="DEU",
+                issue="mbt",
+                stance=Stance.CONDITIONAL,
+                condition=Condition(actor="USA", item="m1-abrams"),
+                note="only with Abrams",
+            ),
+        ),
+        (
+            "2023-01-25",
+            PledgeAnnounced(
+                donor="USA",
+                recipient="UKR",
+                issue="mbt",
+                item="m1-abrams",
+                quantity=Quantity(31, 31),
+                total=Quantity(0, 39),
+                eta=Occurred.parse("2023-08-01/2023-08-17"),
+                conditions=("training first", "spare parts"),
+                note="31 tanks",
+            ),
+        ),
+        ("2023-01-14", PrecedentSet(actor="GBR", issue="mbt", threshold="first MBT", by="gbr")),
+        ("2023-01-24", ConsultationHeld(participants=("USA", "DEU", "GBR"), issue="mbt", note="c")),
+        (
+            "2023-01-25",
+            StatementIssued(actor="NATO", issue="mbt", tone=Tone.SUPPORTIVE, summary="welcome"),
+        ),
+        ("2023", ThreatIssued(actor="RUS", target="DEU", issue="mbt", summary="consequences")),
+        (
+            "2023-02",
+            CoalitionFormed(
+                coalition="TANKS", members=("DEU", "POL", "NOR"), leads=("DEU",), issue="mbt"
+            ),
+        ),
+        (
+            "2023-03-27",
+            DeliveryReported(
+                donor="GBR",
+                recipient="UKR",
+                item="challenger-2",
+                quantity=Quantity(14, 14),
+                total=Quantity(14, 14),
+                note="arrived",
+            ),
+        ),
+        (
+            "2023-01-26",
+            EventCorrected.of("usa-pledge", {"occurred": "2023-01-25", "quantity": 31}),
+        ),
+        ("2023-01-27", EventRetracted(retracts="rumour", reason="never happened")),
+        (
+            "2023-01-01",
+            DossierDeclared(
+                title="Tanks",
+                actors=(("NATO", "North Atlantic Treaty Organization"),),
+                items=(("leopard-2a6", "Leopard 2A6", "main-battle-tank"),),
+                issues=(("mbt", "Main battle tanks"),),
+            ),
+        ),
+    ]
+
+
+_counter = itertools.count()
+
+
+def new(
+    dossier: str = "d",
+    key: str | None = None,
+    *,
+    occurred: str = "2023-01-25",
+    event: Event | None = None,
+    id: uuid.UUID | None = None,
+) -> Envelope:
+    """A fresh unstored envelope; unique key unless one is given."""
+    return Envelope.new(
+        dossier=dossier,
+        key=key or f"e{next(_counter)}",
+        occurred=Occurred.parse(occurred),
+        event=event or StatementIssued(actor="DEU", tone=Tone.NEUTRAL, summary="s"),
+        sources=(SOURCE,),
+        id=id,
+    )
+
+
+def unstored(envelope: Envelope) -> Envelope:
+    """The envelope as the caller gave it, without what the store added."""
+    return attrs.evolve(envelope, recorded=None, position=None, version=None)
+
+
+def backwards_clock(start: dt.datetime = T0) -> Callable[[], dt.datetime]:
+    """A clock that goes back one hour every time it is read."""
+    ticks = itertools.count()
+    return lambda: start - dt.timedelta(hours=next(ticks))
+
+
+def clock_of(times: list[dt.datetime]) -> Callable[[], dt.datetime]:
+    """A clock reading `times` in order, then staying at the last."""
+    remaining = iter(times)
+    last = [times[0]]
+
+    def now() -> dt.datetime:
+        last[0] = next(remaining, last[0])
+        return last[0]
+
+    return now
+
+
+def everything(store: EventStore) -> list[Envelope]:
+    return list(store.read_all())
+
+
+# ---------------------------------------------------------------- positions, versions, recorded
+
+
+def test_positions_are_one_to_n_without_gaps(store: EventStore) -> None:
+    """Positions are assigned 1..n in append order across batches and dossiers."""
+    stored = store.append("a", [new("a"), new("a")])
+    stored += store.append("b", [new("b")])
+    stored += store.append("a", [new("a"), new("a"), new("a")])
+    assert [e.position for e in stored] == [1, 2, 3, 4, 5, 6]
+    assert [e.position for e in everything(store)] == [1, 2, 3, 4, 5, 6]
+    assert store.head() == 6
+
+
+def test_versions_count_per_dossier(store: EventStore) -> None:
+    """Each dossier's versions run 1..n independently of interleaved dossiers."""
+    store.append("a", [new("a"), new("a")])
+    store.append("b", [new("b")])
+    store.append("a", [new("a")])
+    store.append("b", [new("b"), new("b")])
+    assert [e.version for e in store.read_dossier("a")] == [1, 2, 3]
+    assert [e.version for e in store.read_dossier("b")] == [1, 2, 3]
+    assert (store.version("a"), store.version("b"), store.version("nobody")) == (3, 3, 0)
+    assert store.dossiers() == ["a", "b"]
+
+
+def test_recorded_is_set_and_never_decreases(engine: Engine) -> None:
+    """`recorded` is set by the store, aware UTC, and never goes back when the clock does."""
+    store = EventStore(engine, clock=backwards_clock())
+    for size in (2, 1, 3):
+        store.append("d", [new() for _ in range(size)])
+    recorded = [e.recorded for e in everything(store)]
+    assert all(r is not None and r.utcoffset() == dt.timedelta(0) for r in recorded)
+    assert recorded == sorted(recorded)  # type: ignore[type-var]
+    assert recorded[0] == T0
+    assert recorded[-1] == T0
+
+
+def test_recorded_follows_a_forward_clock_and_is_shared_by_a_batch(engine: Engine) -> None:
+    """A batch shares one recorded time, the clock's, and later batches get later times."""
+    later = T0 + dt.timedelta(minutes=5)
+    store = EventStore(engine, clock=clock_of([T0, later]))
+    first = store.append("d", [new(), new()])
+    second = store.append("d", [new()])
+    assert [e.recorded for e in first] == [T0, T0]
+    assert [e.recorded for e in second] == [later]
+    assert [e.recorded for e in everything(store)] == [T0, T0, later]
+
+
+def test_store_fields_given_by_the_caller_are_ignored(store: EventStore) -> None:
+    """Position, version and recorded passed in by a caller are replaced by the store's."""
+    store.append("d", [new()])
+    forged = attrs.evolve(
+        new(), position=99, version=42, recorded=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    )
+    (stored,) = store.append("d", [forged])
+    assert (stored.position, stored.version) == (2, 2)
+    assert stored.recorded is not None
+    assert stored.recorded.year > 2000
+    assert store.find("d", [forged.key])[forged.key] == stored
+
+
+# ---------------------------------------------------------------- optimistic concurrency
+
+
+def test_expected_version_matching_appends(store: EventStore) -> None:
+    """The right expected_version (0 for a new dossier) lets the append through."""
+    store.append("d", [new()], expected_version=0)
+    store.append("d", [new(), new()], expected_version=1)
+    assert store.version("d") == 3
+
+
+def test_expected_version_conflict_raises_and_writes_nothing(store: EventStore) -> None:
+    """A stale expected_version raises ConcurrencyError naming dossier/expected/actual."""
+    store.append("ukraine-mbt", [new("ukraine-mbt"), new("ukraine-mbt")])
+    late = new("ukraine-mbt")
+    with pytest.raises(ConcurrencyError) as caught:
+        store.append("ukraine-mbt", [late], expected_version=1)
+    err = caught.value
+    assert (err.dossier, err.expected, err.actual) == ("ukraine-mbt", 1, 2)
+    assert isinstance(err, TimelineError)
+    assert "'ukraine-mbt'" in str(err)
+    assert "version 2" in str(err)
+    assert "expected 1" in str(err)
+    assert store.head() == 2
+    assert store.find("ukraine-mbt", [late.key]) == {}
+
+
+def test_expected_version_zero_on_an_existing_dossier_conflicts(store: EventStore) -> None:
+    """Claiming a dossier is new when it is not raises with actual = its version."""
+    store.append("d", [new()])
+    with pytest.raises(ConcurrencyError) as caught:
+        store.append("d", [new()], expected_version=0)
+    assert (caught.value.expected, caught.value.actual) == (0, 1)
+    assert store.head() == 1
+
+
+# ---------------------------------------------------------------- idempotence and duplicates
+
+
+def test_reappending_identical_events_is_a_no_op(store: EventStore) -> None:
+    """Appending the same envelopes again returns () and stores nothing more."""
+    batch = [new(), new()]
+    first = store.append("d", batch)
+    assert store.append("d", batch) == ()
+    assert store.append("d", list(first)) == ()  # as stored, with store fields
+    assert everything(store) == list(first)
+
+
+def test_reappend_mixed_with_new_appends_only_the_new(store: EventStore) -> None:
+    """A batch of stored and new events appends the new ones only, at the next positions."""
+    (old,) = store.append("d", [new()])
+    fresh = new()
+    stored = store.append("d", [unstored(old), fresh])
+    assert [(e.key, e.position, e.version) for e in stored] == [(fresh.key, 2, 2)]
+
+
+def test_the_same_envelope_twice_in_a_batch_is_stored_once(store: EventStore) -> None:
+    """An identical envelope repeated within one batch is appended once."""
+    envelope = new()
+    stored = store.append("d", [envelope, envelope])
+    assert len(stored) == 1
+    assert store.head() == 1
+
+
+def test_same_id_with_different_content_is_refused(store: EventStore) -> None:
+    """An id already stored with other content raises DuplicateEvent and writes nothing."""
+    (stored,) = store.append("d", [new(key="pledge")])
+    changed = attrs.evolve(unstored(stored), occurred=Occurred.parse("2023-01-26"))
+    with pytest.raises(DuplicateEvent) as caught:
+        store.append("d", [changed, new()])
+    assert caught.value.id == stored.id
+    assert caught.value.key == "pledge"
+    assert "event.corrected" in str(caught.value)
+    assert everything(store) == [stored]
+
+
+def test_same_id_in_another_dossier_is_refused(store: EventStore) -> None:
+    """An id is global: reusing it for an event of another dossier is a DuplicateEvent."""
+    (stored,) = store.append("a", [new("a")])
+    with pytest.raises(DuplicateEvent):
+        store.append("b", [new("b", key=stored.key, id=stored.id)])
+    assert store.head() == 1
+
+
+def test_same_key_with_a_different_id_is_refused(store: EventStore) -> None:
+    """A key already naming another stored event raises DuplicateEvent and writes nothing."""
+    (stored,) = store.append("d", [new(key="deu-pledge")])
+    other = new(key="deu-pledge", id=uuid.uuid4())
+    with pytest.raises(DuplicateEvent) as caught:
+        store.append("d", [other])
+    assert (caught.value.key, caught.value.id) == ("deu-pledge", other.id)
+    assert everything(store) == [stored]
+
+
+def test_the_same_key_in_two_dossiers_is_fine(store: EventStore) -> None:
+    """Keys are unique within a dossier only."""
+    store.append("a", [new("a", key="k")])
+    store.append("b", [new("b", key="k")])
+    assert set(store.find("a", ["k"])) == {"k"}
+    assert store.find("b", ["k"])["k"].dossier == "b"
+
+
+def test_a_batch_with_two_events_of_one_key_is_refused(store: EventStore) -> None:
+    """Two different ids under one key within a batch raise DuplicateEvent, nothing written."""
+    with pytest.raises(DuplicateEvent):
+        store.append("d", [new(key="k"), new(key="k", id=uuid.uuid4())])
+    assert store.head() == 0
+
+
+def test_a_batch_with_two_contents_for_one_id_is_refused(store: EventStore) -> None:
+    """Two different events with one id within a batch raise DuplicateEvent, nothing written."""
+    first = new(key="k")
+    second = attrs.evolve(first, occurred=Occurred.parse("2023"))
+    with pytest.raises(DuplicateEvent):
+        store.append("d", [first, second])
+    assert store.head() == 0
+
+
+def test_a_key_too_long_for_the_column_is_refused_alike(store: EventStore) -> None:
+    """A key longer than the schema allows raises InvalidEvent on every backend, writing nothing."""
+    with pytest.raises(InvalidEvent):
+        store.append("d", [new(key="k" * 201)])
+    assert store.head() == 0
+
+
+# ---------------------------------------------------------------- atomic batches
+
+
+def test_append_batches_writes_several_dossiers_in_one_transaction(engine: Engine) -> None:
+    """append_batches stores every dossier's batch, consecutive positions, one recorded time."""
+    store = EventStore(engine, clock=lambda: T0)
+    stored = store.append_batches({"a": [new("a"), new("a")], "b": [new("b")]}, {"a": 0, "b": 0})
+    assert [(e.dossier, e.position, e.version) for e in stored] == [
+        ("a", 1, 1),
+        ("a", 2, 2),
+        ("b", 3, 1),
+    ]
+    assert {e.recorded for e in everything(store)} == {T0}
+
+
+def test_append_batches_duplicate_in_second_dossier_leaves_first_unwritten(
+    store: EventStore,
+) -> None:
+    """A DuplicateEvent in the second dossier's batch leaves the first dossier's unwritten."""
+    store.append("b", [new("b", key="taken")])
+    first = [new("a"), new("a")]
+    with pytest.raises(DuplicateEvent):
+        store.append_batches({"a": first, "b": [new("b", key="taken", id=uuid.uuid4())]})
+    assert list(store.read_dossier("a")) == []
+    assert store.find("a", [e.key for e in first]) == {}
+    assert store.head() == 1
+
+
+def test_append_batches_conflict_in_second_dossier_leaves_first_unwritten(
+    store: EventStore,
+) -> None:
+    """A ConcurrencyError on the second dossier leaves the first dossier's batch unwritten."""
+    store.append("b", [new("b")])
+    with pytest.raises(ConcurrencyError) as caught:
+        store.append_batches({"a": [new("a")], "b": [new("b")]}, {"a": 0, "b": 0})
+    assert caught.value.dossier == "b"
+    assert list(store.read_dossier("a")) == []
+    assert store.version("a") == 0
+    assert store.head() == 1
+
+
+def test_a_failure_while_inserting_rolls_everything_back(store: EventStore) -> None:
+    """An error raised by the database driver mid-append leaves no row and no used position."""
+
+    class Boom(Exception):
+        pass
+
+    def fail_inserts(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            raise Boom
+
+    sa.event.listen(store.engine, "before_cursor_execute", fail_inserts)
+    try:
+        with pytest.raises(Boom):
+            store.append_batches({"a": [new("a")], "b": [new("b"), new("b")]})
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", fail_inserts)
+    assert store.head() == 0
+    (next_one,) = store.append("a", [new("a")])
+    assert (next_one.position, next_one.version) == (1, 1)
+
+
+def test_an_envelope_of_another_dossier_invalidates_the_batch(store: EventStore) -> None:
+    """A batch holding an envelope whose dossier differs raises InvalidEvent; nothing is written."""
+    with pytest.raises(InvalidEvent) as caught:
+        store.append_batches({"a": [new("a")], "b": [new("b"), new("a", key="stray")]})
+    assert caught.value.path == "dossier"
+    assert caught.value.key == "stray"
+    assert store.head() == 0
+
+
+# ---------------------------------------------------------------- reads
+
+
+def test_read_dossier_from_a_version(engine: Engine) -> None:
+    """read_dossier yields the dossier's events from a version on, across page boundaries."""
+    store = EventStore(engine, page_size=2)
+    for _ in range(3):
+        store.append("a", [new("a")])
+        store.append("b", [new("b")])
+    keys = [e.key for e in store.read_dossier("a")]
+    assert len(keys) == 3
+    assert [e.key for e in store.read_dossier("a", from_version=2)] == keys[1:]
+    assert [e.version for e in store.read_dossier("a", from_version=3)] == [3]
+    assert list(store.read_dossier("a", from_version=4)) == []
+    assert list(store.read_dossier("missing")) == []
+
+
+@pytest.mark.parametrize("after", [0, 1, 2, 3, 5, 6, 9, 10, 11])
+def test_read_all_after_a_position_pages_through_everything(engine: Engine, after: int) -> None:
+    """read_all(after=p) with page_size=3 yields positions p+1..10 exactly once, in order."""
+    store = EventStore(engine, page_size=3)
+    store.append("a", [new("a") for _ in range(4)])
+    store.append("b", [new("b") for _ in range(6)])
+    read = list(store.read_all(after=after))
+    assert [e.position for e in read] == list(range(after + 1, 11))
+    assert len({e.id for e in read}) == len(read)
+
+
+def test_read_all_filters_by_dossier_and_types_while_paging(engine: Engine) -> None:
+    """The dossier and types filters keep only matching events, in position order, across pages."""
+    store = EventStore(engine, page_size=3)
+    pressed = PressureApplied(actors=("POL",), target="DEU", issue="mbt")
+    for i in range(10):
+        dossier = "a" if i % 2 else "b"
+        store.append(dossier, [new(dossier, event=pressed if i % 3 == 0 else None)])
+    every = everything(store)
+    in_a = list(store.read_all(dossier="a"))
+    assert in_a == [e for e in every if e.dossier == "a"]
+    assert len(in_a) == 5
+    pressure = list(store.read_all(types=["pressure.applied"]))
+    assert pressure == [e for e in every if e.type == "pressure.applied"]
+    assert len(pressure) == 4
+    both = list(store.read_all(after=3, dossier="b", types=["pressure.applied"]))
+    assert both == [
+        e for e in pressure if e.dossier == "b" and e.position is not None and e.position > 3
+    ]
+    assert both
+    assert list(store.read_all(types=[])) == []
+
+
+def test_read_all_recorded_before_is_strict(engine: Engine) -> None:
+    """recorded_before keeps the events the store knew strictly before that time."""
+    t1, t2, t3 = (T0 + dt.timedelta(hours=h) for h in (1, 2, 3))
+    store = EventStore(engine, clock=clock_of([t1, t2, t3]))
+    batches = [store.append("d", [new(), new()]) for _ in range(3)]
+    assert list(store.read_all(recorded_before=t2)) == list(batches[0])
+    assert list(store.read_all(recorded_before=t2 + dt.timedelta(microseconds=1))) == list(
+        batches[0] + batches[1]
+    )
+    assert list(store.read_all(recorded_before=t1)) == []
+
+
+WINDOW_EVENTS = {
+    "year-2022": "2022",
+    "month-jan": "2023-01",
+    "week-03": "2023-W03",
+    "day-20": "2023-01-20",
+    "span-1-24": "2023-01-01/2023-01-24",
+    "instant-25": "2023-01-25T16:12:00-05:00",
+    "day-23": "2023-01-23",
+}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # Inside the week: everything whose interval covers Jan 20.
+        ("2023-01-20", "2023-01-21", {"month-jan", "week-03", "day-20", "span-1-24"}),
+        # W03 is [Jan 16, Jan 23): it ends where this window starts.
+        ("2023-01-23", "2023-01-24", {"month-jan", "span-1-24", "day-23"}),
+        # The window's end is exclusive: W03 starts on Jan 16 and is not in.
+        ("2023-01-10", "2023-01-16", {"month-jan", "span-1-24"}),
+        # The span's last day is Jan 24 inclusive, so it reaches into Jan 24.
+        ("2023-01-24", "2023-01-25", {"month-jan", "span-1-24"}),
+        # The instant is 21:12 UTC on Jan 25.
+        ("2023-01-25T21:00:00Z", "2023-01-25T21:13:00Z", {"month-jan", "instant-25"}),
+        ("2023-01-25T21:12:00.000001Z", "2023-01-26", {"month-jan"}),
+        ("2022-12-31T23:59:59Z", "2023-01-01", {"year-2022"}),
+        ("2023-02-01", "2023-03-01", set()),
+    ],
+)
+def test_read_window_overlaps_imprecise_intervals(
+    store: EventStore, start: str, end: str, expected: set[str]
+) -> None:
+    """read_window keeps events whose [start, end) interval overlaps the window, in order."""
+    store.append("d", [new(key=k, occurred=o) for k, o in WINDOW_EVENTS.items()])
+    store.append("other", [new("other", key="elsewhere", occurred="2023-01")])
+    window_start, window_end = Occurred.parse(start).start, Occurred.parse(end).start
+    found = list(store.read_window(window_start, window_end, dossier="d"))
+    assert {e.key for e in found} == expected
+    assert [e.position for e in found] == sorted(e.position or 0 for e in found)
+    unfiltered = {e.key for e in store.read_window(window_start, window_end)}
+    assert unfiltered - expected <= {"elsewhere"}
+
+
+def test_find_by_key_and_by_id(store: EventStore) -> None:
+    """find() returns stored events of the dossier named by key or by id, omitting unknown names."""
+    a1, a2 = store.append("a", [new("a", key="one"), new("a", key="two")])
+    (b1,) = store.append("b", [new("b", key="three")])
+    found = store.find("a", ["one", str(a2.id), "missing", str(uuid.uuid4()), "three", str(b1.id)])
+    assert found == {"one": a1, str(a2.id): a2}
+    assert store.find("a", []) == {}
+
+
+def test_find_by_id_accepts_any_spelling_of_the_uuid(store: EventStore) -> None:
+    """An id given in upper case still finds the event, under the name it was asked by."""
+    (stored,) = store.append("a", [new("a")])
+    name = str(stored.id).upper()
+    assert store.find("a", [name]) == {name: stored}
+
+
+# ---------------------------------------------------------------- schema readiness
+
+
+def test_a_database_without_schema_is_refused(fresh_url: str) -> None:
+    """A store on a database never initialised raises SchemaNotReady telling to run init."""
+    engine = create_engine(fresh_url)
+    try:
+        with pytest.raises(SchemaNotReady) as caught:
+            EventStore(engine)
+        assert "timeline init" in str(caught.value)
+        assert caught.value.current is None
+        assert caught.value.head == migrate.head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_behind_head_is_refused(engine: Engine) -> None:
+    """A database downgraded below head is refused until it is upgraded again."""
+    migrate.downgrade(engine, "base")
+    with pytest.raises(SchemaNotReady) as caught:
+        EventStore(engine)
+    assert "timeline init" in str(caught.value)
+    migrate.upgrade(engine)
+    assert EventStore(engine).head() == 0
+
+
+# ---------------------------------------------------------------- round trips
+
+
+def test_every_event_type_round_trips_through_the_store(store: EventStore) -> None:
+    """Each registered event type reads back equal to the envelope appended."""
+    samples = every_event()
+    assert {event.type for _, event in samples} == set(REGISTRY)
+    given = [
+        new(key=f"k-{event.type}", occurred=occurred, event=event) for occurred, event in samples
+    ]
+    given[0] = attrs.evolve(given[0], sources=(SOURCE, attrs.evolve(SOURCE, title=None, url=None)))
+    given[1] = attrs.evolve(given[1], sources=())
+    stored = store.append("d", given)
+    assert [unstored(e) for e in stored] == given
+    read = everything(store)
+    assert read == list(stored)
+    assert [unstored(e) for e in read] == given
+    assert all(type(e.event) is type(g.event) for e, g in zip(read, given, strict=True))
+    by_key = store.find("d", [g.key for g in given])
+    assert [by_key[g.key] for g in given] == list(stored)
+
+
+def test_minimal_events_round_trip_with_absent_optionals(store: EventStore) -> None:
+    """Events with every optional field left out come back with those fields absent."""
+    given = [
+        new(event=RequestFiled(requester="POL", addressee="allies", issue="i", ask=Ask.OTHER)),
+        new(event=PledgeAnnounced(donor="GBR", recipient="UKR", issue="i", item="c2")),
+        new(event=PositionStated(actor="USA", issue="i", stance=Stance.RELUCTANT)),
+        new(event=ConsultationHeld(participants=("USA",))),
+    ]
+    store.append("d", given)
+    assert [unstored(e) for e in everything(store)] == given
+
+
+def _insert_raw(engine: Engine, **values: Any) -> None:
+    row = {
+        "position": 1,
+        "id": uuid.uuid4(),
+        "dossier": "d",
+        "key": "old-pressure",
+        "version": 1,
+        "type": "pressure.applied",
+        "schema_version": 1,
+        "occurred_start": dt.datetime(2023, 1, 1, tzinfo=dt.UTC),
+        "occurred_end": dt.datetime(2023, 2, 1, tzinfo=dt.UTC),
+        "occurred_precision": "month",
+        "recorded": T0,
+        "payload": {"actor": "POL", "target": "DEU", "issue": "x"},
+        "sources": [],
+    } | values
+    with engine.begin() as conn:
+        conn.execute(sa.insert(events_table), [row])
+
+
+def test_a_stored_version_1_payload_is_read_as_version_2(store: EventStore) -> None:
+    """A raw v1 `pressure.applied` row with one `actor` reads back as v2 with `actors`."""
+    _insert_raw(store.engine)
+    (read,) = everything(store)
+    assert read.event == PressureApplied(actors=("POL",), target="DEU", issue="x")
+    assert read.schema_version == 2
+    assert read.occurred == Occurred.parse("2023-01")
+    assert (read.position, read.version, read.recorded) == (1, 1, T0)
+    assert list(store.read_dossier("d")) == [read]
+    assert store.find("d", ["old-pressure"]) == {"old-pressure": read}
+
+
+def test_an_upcast_event_counts_as_identical_when_reappended(store: EventStore) -> None:
+    """Re-appending the v2 form of a stored v1 event is a no-op, not a duplicate."""
+    _insert_raw(store.engine)
+    (read,) = everything(store)
+    assert store.append("d", [unstored(read)]) == ()
+    (after,) = store.append("d", [new()])
+    assert (after.position, after.version) == (2, 2)

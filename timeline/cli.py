@@ -1,0 +1,255 @@
+"""`timeline`: a thin click layer over `timeline.engine.Timeline`.
+
+Library errors (`TimelineError`) become one ``Error: …`` line on stderr and
+exit status 1; bad arguments exit 2 with click's usage message. No command
+prints a traceback for anything a user can get wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from events import REGISTRY, InvalidEvent, Occurred, TimelineError
+from events.codec import envelope_to_dict
+from projections import diff_to_json, state_to_json
+from timeline import migrate, render
+from timeline.database import create_engine, default_url
+from timeline.engine import Timeline
+from timeline.store import EventStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+SEED = "ukraine-mbt-2023.yaml"
+
+
+# click 8.2+ makes ParamType generic at type-check time only.
+class When(click.ParamType):  # type: ignore[type-arg]
+    """A date in any precision `occurred` accepts: 2023-01-20, 2023-W03, 2023-01…"""
+
+    name = "WHEN"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            Occurred.parse(str(value))
+        except InvalidEvent as err:
+            self.fail(err.expected, param, ctx)
+        return str(value)
+
+
+WHEN = When()
+
+
+def db_option(command: F) -> F:
+    return click.option(
+        "--db",
+        default=default_url,
+        show_default="$TIMELINE_DB or sqlite:///timeline.db",
+        help="Database URL (sqlite:///FILE or postgresql://USER@HOST/DB).",
+    )(command)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    def decorate(command: F) -> F:
+        return click.option(
+            "--format",
+            "output",
+            type=click.Choice(choices),
+            default="text",
+            show_default=True,
+            help="text for people, json for programs (see docs/json-schema.md).",
+        )(command)
+
+    return decorate
+
+
+def _console() -> Console:
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@click.group()
+@click.version_option(package_name="diplomatic-timeline")
+def cli() -> None:
+    """Event-sourced diplomatic timeline: sourced facts in, positions and diffs out.
+
+    Start with `timeline demo`, or `timeline init` then `timeline import FILE`.
+    """
+
+
+@cli.command()
+@db_option
+def init(db: str) -> None:
+    """Create or upgrade the database schema (the only path to it).
+
+    Example: timeline --db sqlite:///timeline.db init
+    """
+    engine = create_engine(db)
+    migrate.upgrade(engine)
+    click.echo(f"Schema at revision {migrate.current_revision(engine)} in {engine.url}")
+
+
+@cli.command("import")
+@db_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_(db: str, files: Sequence[Path]) -> None:
+    """Validate dossier files, then append them all atomically (or nothing).
+
+    Re-importing a file appends nothing. Example: timeline import dossier.yaml
+    """
+    report = Timeline.open(db).import_files(list(files))
+    for name in report.appended:
+        click.echo(
+            f"{name}: {report.appended[name]} appended, {report.unchanged[name]} already present"
+        )
+    click.echo(f"{report.files} file(s), {report.total_appended} event(s) appended")
+
+
+@cli.command()
+@db_option
+@click.option("--dossier", help="Only this dossier.")
+@click.option("--actor", help="Only events naming this actor (e.g. DEU).")
+@click.option(
+    "--type", "types", multiple=True, type=click.Choice(sorted(REGISTRY)), help="Only these types."
+)
+@click.option("--from", "start", type=WHEN, help="Events whose valid time reaches this date.")
+@click.option("--to", "end", type=WHEN, help="Events that may have started by this date.")
+@click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
+@format_option("text", "json")
+def log(
+    db: str,
+    dossier: str | None,
+    actor: str | None,
+    types: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    known_at: str | None,
+    output: str,
+) -> None:
+    """The chronological feed of events, with their sources.
+
+    Example: timeline log --actor DEU --from 2023-01-20 --to 2023-01-26
+    """
+    feed = Timeline.open(db).log(
+        dossier=dossier, actor=actor, types=types, start=start, end=end, known_at=known_at
+    )
+    if output == "json":
+        _json({"schema": "timeline.log/1", "events": [envelope_to_dict(e) for e in feed]})
+    else:
+        _console().print(render.log_table(feed))
+
+
+@cli.command()
+@db_option
+@click.option("--as-of", required=True, type=WHEN, help="Valid time: the end of this date.")
+@click.option("--known-at", type=WHEN, help="Transaction time (default: everything recorded).")
+@click.option("--dossier", help="Only this dossier.")
+@format_option("text", "json")
+def state(db: str, as_of: str, known_at: str | None, dossier: str | None, output: str) -> None:
+    """Every actor's position, pledges, requests… as of a date.
+
+    Example: timeline state --as-of 2023-01-20 --format json
+    """
+    document = state_to_json(Timeline.open(db).state(as_of, known_at=known_at, dossier=dossier))
+    if output == "json":
+        _json(document)
+    else:
+        render.print_all(_console(), render.state_tables(document, as_of))
+
+
+@cli.command()
+@db_option
+@click.option("--from", "start", required=True, type=WHEN, help="From the end of this date.")
+@click.option("--to", "end", required=True, type=WHEN, help="To the end of this date.")
+@click.option("--known-at", type=WHEN, help="Transaction time (default: everything recorded).")
+@click.option("--dossier", help="Only this dossier.")
+@format_option("text", "json", "markdown")
+def diff(
+    db: str, start: str, end: str, known_at: str | None, dossier: str | None, output: str
+) -> None:
+    """What changed between two dates, and because of which events.
+
+    Example: timeline diff --from 2023-01-20 --to 2023-01-26 --format markdown
+    """
+    document = diff_to_json(Timeline.open(db).diff(start, end, known_at=known_at, dossier=dossier))
+    if output == "json":
+        _json(document)
+    elif output == "markdown":
+        click.echo(render.diff_markdown(document, start, end), nl=False)
+    else:
+        _console().print(render.diff_table(document, start, end))
+
+
+@cli.command()
+@click.option(
+    "--db",
+    default=None,
+    help="Database URL to load the seed into (default: a fresh temporary SQLite file).",
+)
+def demo(db: str | None) -> None:
+    """Load the bundled dossier into a fresh embedded database and walk through it.
+
+    Example: timeline demo
+    """
+    with tempfile.TemporaryDirectory(prefix="timeline-demo-") as folder:
+        url = db or f"sqlite:///{Path(folder) / 'demo.db'}"
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        timeline = Timeline(EventStore(engine))
+        console = _console()
+        with resources.as_file(resources.files("timeline") / "seed" / SEED) as seed:
+            report = timeline.import_files([seed])
+        console.print(
+            f"[bold]Loaded the bundled dossier[/bold] ukraine-mbt-2023: "
+            f"{report.total_appended} events appended to {url}\n"
+        )
+        console.print("[bold]1. Where everyone stood on Friday 20 January 2023[/bold]")
+        _show_state(console, timeline, "2023-01-20")
+        console.print("\n[bold]2. What changed by Thursday 26 January, and why[/bold]")
+        changes = diff_to_json(timeline.diff("2023-01-20", "2023-01-26"))
+        console.print(render.diff_table(changes, "2023-01-20", "2023-01-26"))
+        console.print("\n[bold]3. Where everyone stood on 26 January[/bold]")
+        _show_state(console, timeline, "2023-01-26")
+        engine.dispose()
+    console.print(
+        "\nTry it on your own database:\n"
+        "  timeline init && timeline import DOSSIER.yaml\n"
+        "  timeline state --as-of 2023-01-20 --format json\n"
+        "  timeline diff --from 2023-01-20 --to 2023-01-26 --format markdown"
+    )
+
+
+def _show_state(console: Console, timeline: Timeline, as_of: str) -> None:
+    render.print_all(console, render.state_tables(state_to_json(timeline.state(as_of)), as_of))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status instead of raising."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="timeline",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except TimelineError as err:
+        click.echo(f"Error: {err}", err=True)
+        return 1
+    return 0

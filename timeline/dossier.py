@@ -1,0 +1,427 @@
+"""Reading dossier files (YAML or JSON Lines) into envelopes, validating everything.
+
+Nothing here writes: `read_dossiers` turns files into envelopes or raises one
+`DossierError` that names the file, the line, the event key and the field.
+The engine appends only what passed, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pycountry
+import yaml
+
+from events import (
+    REGISTRY,
+    DossierDeclared,
+    Envelope,
+    Event,
+    EventCorrected,
+    InvalidEvent,
+    Occurred,
+    PositionStated,
+    RequestFiled,
+    Source,
+)
+from events.codec import event_from_dict, event_to_dict, source_from_dict
+from timeline.errors import DossierError
+
+ENVELOPE_FIELDS = ("id", "key", "type", "schema_version", "occurred", "sources")
+HEADER_FIELDS = {"dossier", "title", "actors", "items", "issues", "sources", "events"}
+ISO_STATES = frozenset(country.alpha_3 for country in pycountry.countries)
+ANY_ALLY = "allies"
+# Declarations have no valid time of their own: they hold at every as-of.
+DECLARED_AT = Occurred.parse("1970")
+_KEY_FIELDS = {"item": "items", "issue": "issues"}
+
+
+class _Mapping(dict[str, Any]):
+    """A YAML mapping that remembers the line of itself and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text (we parse precision ourselves) and lines."""
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = _Mapping(
+            {str(k): v for k, v in super().construct_mapping(node, deep=True).items()}
+        )
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
+        return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+@attrs.frozen(kw_only=True)
+class _Record:
+    """One raw event of a file, with where it came from."""
+
+    data: Mapping[str, Any]
+    line: int
+    field_lines: Mapping[str, int]
+
+    def line_of(self, field: str) -> int:
+        return self.field_lines.get(field.split(".")[0].split("[")[0], self.line)
+
+
+@attrs.frozen(kw_only=True)
+class DossierFile:
+    """A validated file: its dossier, its declarations, its events."""
+
+    path: str
+    dossier: str
+    declared: Envelope
+    envelopes: tuple[Envelope, ...]
+    lines: Mapping[str, int] = attrs.field(factory=dict)
+
+    def line_of(self, key: str) -> int | None:
+        return self.lines.get(key)
+
+
+def _fail(path: str, line: int | None, expected: str, **where: str | None) -> DossierError:
+    return DossierError(path, line, expected, **where)
+
+
+def _parse(path: Path) -> tuple[Mapping[str, Any], list[_Record], int]:
+    """The header and the raw event records of a file, with line numbers."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise _fail(name, None, "expected UTF-8 text") from err
+    if path.suffix in (".yaml", ".yml"):
+        return _parse_yaml(name, text)
+    if path.suffix in (".jsonl", ".ndjson"):
+        return _parse_jsonl(name, text)
+    raise _fail(name, None, "expected a .yaml, .yml or .jsonl dossier file")
+
+
+def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record], int]:
+    try:
+        document = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        raise _fail(name, mark.line + 1 if mark else None, f"malformed YAML: {problem}") from err
+    if not isinstance(document, _Mapping):
+        raise _fail(
+            name, 1, "expected a mapping with dossier, title, actors, items, issues, events"
+        )
+    raw_events = document.get("events")
+    if not isinstance(raw_events, list):
+        line = document.key_lines.get("events", document.line)
+        raise _fail(name, line, "expected `events:` with a list of events")
+    records = []
+    for raw in raw_events:
+        if not isinstance(raw, _Mapping):
+            raise _fail(
+                name, document.key_lines.get("events"), "expected each event to be a mapping"
+            )
+        records.append(_Record(data=raw, line=raw.line, field_lines=raw.key_lines))
+    return document, records, document.line
+
+
+def _parse_jsonl(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record], int]:
+    header: Mapping[str, Any] | None = None
+    header_line = 1
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise _fail(name, number, f"malformed JSON: {err.msg}") from err
+        if not isinstance(value, dict):
+            raise _fail(name, number, "expected one JSON object per line")
+        if header is None:
+            header, header_line = value, number
+        else:
+            records.append(_Record(data=value, line=number, field_lines={}))
+    if header is None:
+        raise _fail(name, None, "expected a header line, then one event per line")
+    if "events" in header:
+        raise _fail(name, header_line, "expected the events on their own lines, not in the header")
+    return header, records, header_line
+
+
+def _declared(name: str, header: Mapping[str, Any], line: int) -> DossierDeclared:
+    lines = getattr(header, "key_lines", {})
+
+    def mapping(field: str, required: bool = True) -> Mapping[str, Any]:
+        value = header.get(field, {} if not required else None)
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise _fail(name, lines.get(field, line), "expected a mapping of codes", field=field)
+        return value
+
+    unknown = set(header) - HEADER_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise _fail(name, lines.get(field, line), "unknown header field", field=field)
+    items = []
+    for code, spec in mapping("items").items():
+        if not isinstance(spec, Mapping) or not {"name", "category"} <= set(spec):
+            raise _fail(
+                name,
+                lines.get("items", line),
+                "expected {name: ..., category: ...}",
+                field=f"items.{code}",
+            )
+        items.append((str(code), str(spec["name"]), str(spec["category"])))
+    try:
+        return DossierDeclared(
+            title=_text(header.get("title"), "title"),
+            actors=tuple(sorted((str(c), str(n)) for c, n in mapping("actors").items())),
+            items=tuple(sorted(items)),
+            issues=tuple(sorted((str(c), str(n)) for c, n in mapping("issues").items())),
+        )
+    except InvalidEvent as err:
+        raise _fail(name, lines.get(err.path, line), err.expected, field=err.path) from err
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEvent(field, "expected non-empty text")
+    return value
+
+
+def _header_id(declared: DossierDeclared) -> str:
+    canonical = json.dumps(event_to_dict(declared), sort_keys=True)
+    return f"declared-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
+
+
+class _Context:
+    """What one file may name: its header's codes and ISO 3166-1 states."""
+
+    def __init__(self, name: str, header: Mapping[str, Any], declared: DossierDeclared) -> None:
+        self.name = name
+        self.actors = ISO_STATES | {code for code, _ in declared.actors}
+        self.codes = {
+            "items": {code for code, _, _ in declared.items},
+            "issues": {code for code, _ in declared.issues},
+        }
+        sources = header.get("sources") or {}
+        if not isinstance(sources, Mapping):
+            raise _fail(name, getattr(header, "key_lines", {}).get("sources"), "expected a mapping")
+        self.sources: Mapping[str, Any] = sources
+
+
+def _envelope(context: _Context, dossier: str, record: _Record) -> Envelope:
+    data = dict(record.data)
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip():
+        raise _fail(context.name, record.line, "expected a non-empty `key`", field="key")
+
+    def fail(field: str, expected: str) -> DossierError:
+        return _fail(context.name, record.line_of(field), expected, key=key, field=field)
+
+    type_name = data.pop("type", None)
+    if not isinstance(type_name, str):
+        raise fail("type", "expected an event type such as pledge.announced")
+    if type_name == DossierDeclared.type:
+        raise fail("type", "dossier.declared comes from the header, not from events")
+    if "occurred" not in data:
+        raise fail("occurred", "required field missing")
+    try:
+        occurred = Occurred.parse(data.pop("occurred"))
+    except InvalidEvent as err:
+        raise fail("occurred", err.expected) from err
+    sources = _sources(context, data.pop("sources", None), fail)
+    given_id = data.pop("id", None)
+    version = data.pop("schema_version", None)
+    data.pop("key")
+    try:
+        cls_version = version if version is not None else _current_version(type_name)
+        event = event_from_dict(type_name, int(cls_version), data)
+        envelope = Envelope.new(
+            dossier=dossier,
+            key=key,
+            occurred=occurred,
+            event=event,
+            sources=sources,
+            id=_uuid(given_id) if given_id is not None else None,
+        )
+    except InvalidEvent as err:
+        raise fail(err.path or "type", err.expected) from err
+    _check_codes(context, envelope.event, fail)
+    return envelope
+
+
+def _current_version(type_name: str) -> int:
+    cls = REGISTRY.get(type_name)
+    return cls.schema_version if cls else 1
+
+
+def _uuid(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as err:
+        raise InvalidEvent("id", f"expected a UUID, got {value!r}") from err
+
+
+def _sources(
+    context: _Context, raw: object, fail: Callable[[str, str], DossierError]
+) -> tuple[Source, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise fail("sources", "expected a list of at least one source")
+    sources = []
+    for index, entry in enumerate(raw):
+        field = f"sources[{index}]"
+        if not isinstance(entry, Mapping):
+            raise fail(field, "expected a source mapping")
+        entry = dict(entry)
+        if "cite" in entry:
+            cited = context.sources.get(entry.pop("cite"))
+            if not isinstance(cited, Mapping):
+                raise fail(
+                    f"{field}.cite", f"expected one of the header sources {sorted(context.sources)}"
+                )
+            entry = {**cited, **entry}
+        try:
+            sources.append(source_from_dict(entry))
+        except InvalidEvent as err:
+            raise fail(f"{field}.{err.path}" if err.path else field, err.expected) from err
+    return tuple(sources)
+
+
+def _check_codes(context: _Context, event: Event, fail: Callable[[str, str], DossierError]) -> None:
+    """Every actor, item and issue the event names is known to its dossier."""
+    for field in event.actor_fields:
+        value = getattr(event, field)
+        for index, actor in enumerate(value if isinstance(value, tuple) else (value,)):
+            if field == "addressee" and actor == ANY_ALLY:
+                continue
+            if actor not in context.actors:
+                where = f"{field}[{index}]" if isinstance(value, tuple) else field
+                raise fail(
+                    where, f"expected an ISO 3166-1 alpha-3 code or a declared actor, got {actor!r}"
+                )
+    if isinstance(event, PositionStated) and event.condition is not None:
+        if event.condition.actor not in context.actors:
+            raise fail("condition.actor", f"expected a known actor, got {event.condition.actor!r}")
+        if event.condition.item is not None and event.condition.item not in context.codes["items"]:
+            raise fail("condition.item", f"expected a declared item, got {event.condition.item!r}")
+    for field, kind in _KEY_FIELDS.items():
+        value = getattr(event, field, None)
+        if value is not None and value not in context.codes[kind]:
+            raise fail(field, f"expected one of the declared {kind}, got {value!r}")
+
+
+def read_file(path: Path) -> DossierFile:
+    """One file, parsed and validated on its own (references are checked later)."""
+    name = str(path)
+    header, records, header_line = _parse(path)
+    dossier = header.get("dossier")
+    if not isinstance(dossier, str) or not dossier.strip():
+        raise _fail(name, header_line, "expected `dossier:` naming the stream", field="dossier")
+    declared = _declared(name, header, header_line)
+    context = _Context(name, header, declared)
+    seen: dict[str, int] = {}
+    envelopes = []
+    for record in records:
+        envelope = _envelope(context, dossier, record)
+        if envelope.key in seen:
+            raise _fail(
+                name,
+                record.line,
+                f"duplicate key, first used on line {seen[envelope.key]}",
+                key=envelope.key,
+                field="key",
+            )
+        seen[envelope.key] = record.line
+        envelopes.append(envelope)
+    declaration = Envelope.new(
+        dossier=dossier, key=_header_id(declared), occurred=DECLARED_AT, event=declared
+    )
+    return DossierFile(
+        path=name, dossier=dossier, declared=declaration, envelopes=tuple(envelopes), lines=seen
+    )
+
+
+Lookup = Callable[[str, Iterable[str]], Mapping[str, Envelope]]
+
+
+def check_references(files: Sequence[DossierFile], stored: Lookup) -> None:
+    """References resolve within the batch or the store, to events of the right type."""
+    batch: dict[str, dict[str, Envelope]] = {}
+    for dossier_file in files:
+        names = batch.setdefault(dossier_file.dossier, {})
+        for envelope in dossier_file.envelopes:
+            if envelope.key in names and envelope.id != names[envelope.key].id:
+                raise _fail(
+                    dossier_file.path,
+                    dossier_file.line_of(envelope.key),
+                    "duplicate key across the files of this import",
+                    key=envelope.key,
+                    field="key",
+                )
+            names[envelope.key] = envelope
+            names[str(envelope.id)] = envelope
+    for dossier_file in files:
+        names = batch[dossier_file.dossier]
+        wanted = {
+            ref for e in dossier_file.envelopes for ref in e.event.references().values()
+        } - set(names)
+        known = {**stored(dossier_file.dossier, wanted), **names}
+        for envelope in dossier_file.envelopes:
+            for field, ref in envelope.event.references().items():
+                target = known.get(ref)
+                if target is None:
+                    raise _fail(
+                        dossier_file.path,
+                        dossier_file.line_of(envelope.key),
+                        f"expected the key or id of an event of dossier {dossier_file.dossier!r}, "
+                        f"got {ref!r}",
+                        key=envelope.key,
+                        field=field,
+                    )
+                if field == "request" and not isinstance(target.event, RequestFiled):
+                    raise _fail(
+                        dossier_file.path,
+                        dossier_file.line_of(envelope.key),
+                        f"expected a request.filed, {ref!r} is a {target.type}",
+                        key=envelope.key,
+                        field=field,
+                    )
+            if isinstance(envelope.event, EventCorrected):
+                _check_correction(dossier_file, envelope, known[envelope.event.corrects])
+
+
+def _check_correction(dossier_file: DossierFile, correction: Envelope, target: Envelope) -> None:
+    """A correction must leave its target a valid event."""
+    assert isinstance(correction.event, EventCorrected)
+    changes = correction.event.new_values()
+    try:
+        if "occurred" in changes:
+            Occurred.parse(str(changes.pop("occurred")))
+        payload = {**event_to_dict(target.event), **changes}
+        event_from_dict(target.type, target.schema_version, payload)
+    except InvalidEvent as err:
+        raise _fail(
+            dossier_file.path,
+            dossier_file.line_of(correction.key),
+            f"the correction would make {target.key!r} invalid: {err.expected}",
+            key=correction.key,
+            field=f"changes.{err.path}" if err.path else "changes",
+        ) from err

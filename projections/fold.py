@@ -176,6 +176,10 @@ def _apply(event: Event, envelope: Envelope, fold: _Fold) -> None:
 def _set_stance(
     fold: _Fold, actor: str, issue: str, stance: Stance, envelope: Envelope
 ) -> _Position:
+    """Record `stance`; `since` moves only when the stance actually changes.
+
+    Becoming committed, or ceasing to be, is also a coalition event.
+    """
     position = fold.positions.get((actor, issue))
     was_committed = position is not None and position.stance == Stance.COMMITTED
     if was_committed != (stance == Stance.COMMITTED):
@@ -200,6 +204,7 @@ def _set_stance(
 
 @_apply.register
 def _position_stated(event: PositionStated, envelope: Envelope, fold: _Fold) -> None:
+    """Set the stance and its condition, met at once by any earlier matching pledge."""
     position = _set_stance(fold, event.actor, event.issue, event.stance, envelope)
     # A new statement replaces the conditions of the last one.
     position.conditions = []
@@ -246,6 +251,7 @@ def _meet_conditions(fold: _Fold, event: PledgeAnnounced, key: str) -> None:
 
 
 def _pledge_item(fold: _Fold, donor: str, recipient: str, item: str, occurred: Occurred) -> _Pledge:
+    """The item pledges and deliveries of one donor, recipient and item share."""
     pledge = fold.pledges.get((donor, recipient, item))
     if pledge is None:
         pledge = _Pledge(donor=donor, recipient=recipient, item=item, updated=occurred)
@@ -256,6 +262,7 @@ def _pledge_item(fold: _Fold, donor: str, recipient: str, item: str, occurred: O
 
 @_apply.register
 def _pledge_announced(event: PledgeAnnounced, envelope: Envelope, fold: _Fold) -> None:
+    """Add to the item, commit the donor on the issue, meet conditions waiting for it."""
     key = envelope.key
     pledge = _pledge_item(fold, event.donor, event.recipient, event.item, envelope.occurred)
     pledge.issue = event.issue
@@ -272,12 +279,14 @@ def _pledge_announced(event: PledgeAnnounced, envelope: Envelope, fold: _Fold) -
 
 @_apply.register
 def _delivery_reported(event: DeliveryReported, envelope: Envelope, fold: _Fold) -> None:
+    """Add to what was delivered; a delivery commits nobody (it names no issue)."""
     pledge = _pledge_item(fold, event.donor, event.recipient, event.item, envelope.occurred)
     pledge.delivered.add(envelope.key, event.quantity, event.total)
     pledge.events.append(envelope.key)
 
 
 def _decide(request: _Request, decision: _Decision) -> None:
+    """The latest decision folded is the request's status."""
     request.status = decision.status
     request.decided = decision.occurred
     request.decided_by = decision.by
@@ -286,6 +295,7 @@ def _decide(request: _Request, decision: _Decision) -> None:
 
 @_apply.register
 def _request_filed(event: RequestFiled, envelope: Envelope, fold: _Fold) -> None:
+    """Open the request under its key, then apply decisions dated before the filing."""
     request = _Request(
         request=envelope.key,
         requester=event.requester,
@@ -304,6 +314,7 @@ def _request_filed(event: RequestFiled, envelope: Envelope, fold: _Fold) -> None
 
 @_apply.register
 def _request_decided(event: RequestDecided, envelope: Envelope, fold: _Fold) -> None:
+    """Decide the request, or keep the decision until a request dated later is filed."""
     decision = _Decision(
         key=envelope.key, occurred=envelope.occurred, status=str(event.decision), by=event.by
     )
@@ -316,6 +327,7 @@ def _request_decided(event: RequestDecided, envelope: Envelope, fold: _Fold) -> 
 
 @_apply.register
 def _precedent_set(event: PrecedentSet, envelope: Envelope, fold: _Fold) -> None:
+    """The latest precedent an actor set on an issue gives its threshold and basis."""
     precedent = fold.precedents.get((event.actor, event.issue))
     if precedent is None:
         precedent = _Precedent(
@@ -335,6 +347,7 @@ def _precedent_set(event: PrecedentSet, envelope: Envelope, fold: _Fold) -> None
 
 @_apply.register
 def _pressure_applied(event: PressureApplied, envelope: Envelope, fold: _Fold) -> None:
+    """Count the pressure once per pressing actor; positions read it when frozen."""
     for actor in dict.fromkeys(event.actors):
         key = (actor, event.target, event.issue)
         pressure = fold.pressure.get(key)
@@ -353,6 +366,7 @@ def _pressure_applied(event: PressureApplied, envelope: Envelope, fold: _Fold) -
 
 @_apply.register
 def _coalition_formed(event: CoalitionFormed, envelope: Envelope, fold: _Fold) -> None:
+    """List the declared coalition on its issue; membership stays a matter of stances."""
     formed = FormedCoalition(
         coalition=event.coalition,
         members=event.members,

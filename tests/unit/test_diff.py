@@ -12,6 +12,7 @@ from events import Envelope, EventRetracted, PositionStated, PressureApplied, St
 from projections import (
     SECTIONS,
     Change,
+    Coalition,
     Diff,
     Position,
     apply_diff,
@@ -25,6 +26,7 @@ from tests.strategies import (
     as_of_points,
     histories,
     known_at_points,
+    pledge,
     seed_history,
     stored,
 )
@@ -147,6 +149,25 @@ def test_pressure_on_a_position_shows_its_events() -> None:
     deu = change(d, "positions", "DEU", MBT)
     assert (deu.kind, deu.events) == ("pressed", ("press",))
     assert change(d, "pressure", "POL", "DEU", MBT).kind == "pressure applied"
+
+
+def test_leaving_keeps_the_coalition_item() -> None:
+    """An actor walking back from committed leaves the coalition, which stays listed."""
+    events = [
+        stored("gbr-pledge", "2023-01-02", pledge("GBR", "challenger-2", 14)),
+        stored(
+            "gbr-back",
+            "2023-01-10",
+            PositionStated(actor="GBR", issue=MBT, stance=Stance.RELUCTANT),
+        ),
+    ]
+    d = diff(project(events, as_of=as_of("2023-01-05")), project(events, as_of=as_of("2023-01-20")))
+    left = change(d, "coalitions", MBT)
+    assert (left.kind, left.events) == ("coalition left", ("gbr-back",))
+    assert isinstance(left.after, Coalition)
+    assert left.after.committed == ()
+    assert left.after.events == ("gbr-pledge", "gbr-back")
+    assert change(d, "positions", "GBR", MBT).kind == "stance changed"
 
 
 # ------------------------------------------------------------ laws

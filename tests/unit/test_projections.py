@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from events import (
     Ask,
+    CoalitionFormed,
     Condition,
     Decision,
     DeliveryReported,
@@ -347,6 +348,19 @@ def test_later_declaration_wins() -> None:
     # Declarations apply whatever the valid time asked for.
     state = project(events, as_of=as_of("2023-01-26"))
     assert [t.category for t in state.totals] == ["support"]
+
+
+def test_coalition_formed_is_listed_with_the_committed() -> None:
+    """A formed coalition is listed on its issue beside the actors committed there."""
+    formed = CoalitionFormed(coalition="TANKS", members=("POL", "DEU"), leads=("POL",), issue=MBT)
+    events = [*seed_history(), stored("tank-coalition", "2023-02-01", formed)]
+    coalition = project(events, as_of=as_of("2023-02-01")).coalition(MBT)
+    assert coalition is not None
+    assert coalition.committed == ("GBR", "DEU", "USA")
+    assert [(f.coalition, f.members, f.leads, f.key) for f in coalition.formed] == [
+        ("TANKS", ("POL", "DEU"), ("POL",), "tank-coalition")
+    ]
+    assert coalition.events[-1] == "tank-coalition"
 
 
 def test_decision_dated_before_its_request_still_applies() -> None:

@@ -15,7 +15,8 @@ from projections.export import (
     item_to_json,
     state_to_json,
 )
-from projections.fold import project
+from projections.fold import Fold, advance, freeze, project
+from projections.record import Record, fold_order, settle
 from projections.state import (
     OPEN,
     SECTIONS,
@@ -43,20 +44,26 @@ __all__ = [
     "Coalition",
     "ConditionStatus",
     "Diff",
+    "Fold",
     "FormedCoalition",
     "Item",
     "Pledge",
     "Position",
     "Precedent",
     "Pressure",
+    "Record",
     "Request",
     "State",
     "Total",
+    "advance",
     "apply_diff",
     "change_to_json",
     "diff",
     "diff_to_json",
+    "fold_order",
+    "freeze",
     "item_to_json",
     "project",
+    "settle",
     "state_to_json",
 ]

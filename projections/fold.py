@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,7 +33,7 @@ from events import (
     RequestFiled,
     Stance,
 )
-from projections.record import settle
+from projections.record import SortKey, fold_order, settle
 from projections.state import (
     OPEN,
     UNCATEGORISED,
@@ -141,8 +142,12 @@ class _Decision:
 
 
 @attrs.define
-class _Fold:
-    """Everything a fold has seen so far, keyed as the state will be."""
+class Fold:
+    """Everything a fold has seen so far, keyed as the state will be.
+
+    Picklable, so the engine can keep a fold paused at a valid-time cutoff
+    (a snapshot) and resume it later with the facts that follow.
+    """
 
     positions: dict[tuple[str, str], _Position] = attrs.Factory(dict)
     pledges: dict[tuple[str, str, str], _Pledge] = attrs.Factory(dict)
@@ -166,15 +171,18 @@ class _Fold:
     # How many events have been folded: orders items merged from several
     # accumulators (totals, coalition members) in fold order.
     step: int = 0
+    # The fold order of the last fact folded: a fact that sorts after it may
+    # be folded on; one that sorts before it needs a fold from earlier.
+    last: SortKey | None = None
 
 
 @functools.singledispatch
-def _apply(event: Event, envelope: Envelope, fold: _Fold) -> None:
+def _apply(event: Event, envelope: Envelope, fold: Fold) -> None:
     """Statements, consultations and threats stay in the log: the state ignores them."""
 
 
 def _set_stance(
-    fold: _Fold, actor: str, issue: str, stance: Stance, envelope: Envelope
+    fold: Fold, actor: str, issue: str, stance: Stance, envelope: Envelope
 ) -> _Position:
     """Record `stance`; `since` moves only when the stance actually changes.
 
@@ -203,7 +211,7 @@ def _set_stance(
 
 
 @_apply.register
-def _position_stated(event: PositionStated, envelope: Envelope, fold: _Fold) -> None:
+def _position_stated(event: PositionStated, envelope: Envelope, fold: Fold) -> None:
     """Set the stance and its condition, met at once by any earlier matching pledge."""
     position = _set_stance(fold, event.actor, event.issue, event.stance, envelope)
     # A new statement replaces the conditions of the last one.
@@ -228,7 +236,7 @@ def _position_stated(event: PositionStated, envelope: Envelope, fold: _Fold) -> 
         fold.waiting.setdefault(condition.actor, {})[(event.actor, event.issue)] = None
 
 
-def _meet_conditions(fold: _Fold, event: PledgeAnnounced, key: str) -> None:
+def _meet_conditions(fold: Fold, event: PledgeAnnounced, key: str) -> None:
     """Mark met every waiting condition this pledge fulfils, on any issue."""
     waiting = fold.waiting.get(event.donor)
     if not waiting:
@@ -250,7 +258,7 @@ def _meet_conditions(fold: _Fold, event: PledgeAnnounced, key: str) -> None:
             del waiting[position_key]
 
 
-def _pledge_item(fold: _Fold, donor: str, recipient: str, item: str, occurred: Occurred) -> _Pledge:
+def _pledge_item(fold: Fold, donor: str, recipient: str, item: str, occurred: Occurred) -> _Pledge:
     """The item pledges and deliveries of one donor, recipient and item share."""
     pledge = fold.pledges.get((donor, recipient, item))
     if pledge is None:
@@ -261,7 +269,7 @@ def _pledge_item(fold: _Fold, donor: str, recipient: str, item: str, occurred: O
 
 
 @_apply.register
-def _pledge_announced(event: PledgeAnnounced, envelope: Envelope, fold: _Fold) -> None:
+def _pledge_announced(event: PledgeAnnounced, envelope: Envelope, fold: Fold) -> None:
     """Add to the item, commit the donor on the issue, meet conditions waiting for it."""
     key = envelope.key
     pledge = _pledge_item(fold, event.donor, event.recipient, event.item, envelope.occurred)
@@ -278,7 +286,7 @@ def _pledge_announced(event: PledgeAnnounced, envelope: Envelope, fold: _Fold) -
 
 
 @_apply.register
-def _delivery_reported(event: DeliveryReported, envelope: Envelope, fold: _Fold) -> None:
+def _delivery_reported(event: DeliveryReported, envelope: Envelope, fold: Fold) -> None:
     """Add to what was delivered; a delivery commits nobody (it names no issue)."""
     pledge = _pledge_item(fold, event.donor, event.recipient, event.item, envelope.occurred)
     pledge.delivered.add(envelope.key, event.quantity, event.total)
@@ -294,7 +302,7 @@ def _decide(request: _Request, decision: _Decision) -> None:
 
 
 @_apply.register
-def _request_filed(event: RequestFiled, envelope: Envelope, fold: _Fold) -> None:
+def _request_filed(event: RequestFiled, envelope: Envelope, fold: Fold) -> None:
     """Open the request under its key, then apply decisions dated before the filing."""
     request = _Request(
         request=envelope.key,
@@ -313,7 +321,7 @@ def _request_filed(event: RequestFiled, envelope: Envelope, fold: _Fold) -> None
 
 
 @_apply.register
-def _request_decided(event: RequestDecided, envelope: Envelope, fold: _Fold) -> None:
+def _request_decided(event: RequestDecided, envelope: Envelope, fold: Fold) -> None:
     """Decide the request, or keep the decision until a request dated later is filed."""
     decision = _Decision(
         key=envelope.key, occurred=envelope.occurred, status=str(event.decision), by=event.by
@@ -326,7 +334,7 @@ def _request_decided(event: RequestDecided, envelope: Envelope, fold: _Fold) -> 
 
 
 @_apply.register
-def _precedent_set(event: PrecedentSet, envelope: Envelope, fold: _Fold) -> None:
+def _precedent_set(event: PrecedentSet, envelope: Envelope, fold: Fold) -> None:
     """The latest precedent an actor set on an issue gives its threshold and basis."""
     precedent = fold.precedents.get((event.actor, event.issue))
     if precedent is None:
@@ -346,7 +354,7 @@ def _precedent_set(event: PrecedentSet, envelope: Envelope, fold: _Fold) -> None
 
 
 @_apply.register
-def _pressure_applied(event: PressureApplied, envelope: Envelope, fold: _Fold) -> None:
+def _pressure_applied(event: PressureApplied, envelope: Envelope, fold: Fold) -> None:
     """Count the pressure once per pressing actor; positions read it when frozen."""
     for actor in dict.fromkeys(event.actors):
         key = (actor, event.target, event.issue)
@@ -365,7 +373,7 @@ def _pressure_applied(event: PressureApplied, envelope: Envelope, fold: _Fold) -
 
 
 @_apply.register
-def _coalition_formed(event: CoalitionFormed, envelope: Envelope, fold: _Fold) -> None:
+def _coalition_formed(event: CoalitionFormed, envelope: Envelope, fold: Fold) -> None:
     """List the declared coalition on its issue; membership stays a matter of stances."""
     formed = FormedCoalition(
         coalition=event.coalition,
@@ -378,7 +386,7 @@ def _coalition_formed(event: CoalitionFormed, envelope: Envelope, fold: _Fold) -
     fold.coalition_events.setdefault(event.issue, []).append(envelope.key)
 
 
-def _freeze(fold: _Fold, categories: Mapping[str, str], as_of: dt.datetime) -> dict[str, Any]:
+def _freeze(fold: Fold, categories: Mapping[str, str], as_of: dt.datetime) -> dict[str, Any]:
     """The accumulator as frozen state sections, by section name."""
     pressed_by: dict[tuple[str, str], set[str]] = {}
     for actor, target, issue in fold.pressure:
@@ -463,7 +471,7 @@ def _freeze(fold: _Fold, categories: Mapping[str, str], as_of: dt.datetime) -> d
     }
 
 
-def _totals(fold: _Fold, categories: Mapping[str, str]) -> list[Total]:
+def _totals(fold: Fold, categories: Mapping[str, str]) -> list[Total]:
     """Per item category: min and max pledged, and the pledges of unknown size.
 
     Items only ever reported delivered were never pledged and count nowhere.
@@ -490,7 +498,7 @@ def _totals(fold: _Fold, categories: Mapping[str, str]) -> list[Total]:
     return totals
 
 
-def _coalitions(fold: _Fold) -> list[Coalition]:
+def _coalitions(fold: Fold) -> list[Coalition]:
     """Per issue: committed actors in the order they joined, and coalitions formed.
 
     An actor joined with the event that made its stance committed (its
@@ -529,10 +537,26 @@ def project(
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"{name} must be timezone-aware, got {value!r}")
     record = settle(envelopes, known_at=known_at)
-    fold = _Fold()
-    for envelope in record.facts:
-        if not envelope.occurred.start < as_of:
-            break  # facts are in fold order: every later one starts later
-        fold.step += 1
-        _apply(envelope.event, envelope, fold)
-    return State.of(as_of=as_of, known_at=known_at, **_freeze(fold, record.categories, as_of))
+    accumulator = Fold()
+    # Facts are in fold order: every one after the first too late starts later.
+    advance(accumulator, itertools.takewhile(lambda e: e.occurred.start < as_of, record.facts))
+    return freeze(accumulator, record.categories, as_of=as_of, known_at=known_at)
+
+
+def advance(accumulator: Fold, facts: Iterable[Envelope]) -> None:
+    """Fold settled `facts`, given in fold order, into `accumulator`."""
+    for envelope in facts:
+        accumulator.step += 1
+        _apply(envelope.event, envelope, accumulator)
+        accumulator.last = fold_order(envelope)
+
+
+def freeze(
+    accumulator: Fold,
+    categories: Mapping[str, str],
+    *,
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+) -> State:
+    """The frozen state of `accumulator`; it stays usable for further folding."""
+    return State.of(as_of=as_of, known_at=known_at, **_freeze(accumulator, categories, as_of))

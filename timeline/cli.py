@@ -7,16 +7,18 @@ prints a traceback for anything a user can get wrong.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 
 from events import REGISTRY, InvalidEvent, Occurred, TimelineError
 from events.codec import envelope_to_dict
@@ -24,6 +26,7 @@ from projections import diff_to_json, state_to_json
 from timeline import migrate, render
 from timeline.database import create_engine, default_url
 from timeline.engine import Timeline
+from timeline.projector import Projector
 from timeline.store import EventStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -188,6 +191,52 @@ def diff(
         click.echo(render.diff_markdown(document, start, end), nl=False)
     else:
         _console().print(render.diff_table(document, start, end))
+
+
+@cli.command()
+@db_option
+@click.option("--rebuild", is_flag=True, help="Drop the read models and rebuild from position 0.")
+@click.option("--follow", is_flag=True, help="Keep running and apply new events as they commit.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between checks when following (PostgreSQL is woken by NOTIFY sooner).",
+)
+@click.option(
+    "--batch", type=click.IntRange(min=1), default=5_000, show_default=True,
+    help="Events applied per transaction.",
+)
+def project(db: str, rebuild: bool, follow: bool, poll: float, batch: int) -> None:
+    """Bring the read-model tables up to date with the events, then exit (or --follow).
+
+    Example: timeline project --follow
+    """
+    projector = Projector(EventStore.open(db), page_size=batch)
+    with _progress() as progress:
+        if rebuild:
+            projector.rebuild(progress)
+        if follow:
+            projector.follow(poll=poll, progress=progress)
+        else:
+            projector.catch_up(progress)
+    click.echo(f"Read models at position {projector.position}")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing when output is piped or redirected."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("projecting", total=None)
+
+        def update(position: int, head: int) -> None:
+            bar.update(task, completed=position, total=head)
+
+        yield update
 
 
 @cli.command()

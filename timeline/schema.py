@@ -76,4 +76,145 @@ events = sa.Table(
     sa.UniqueConstraint("dossier", "key"),
     sa.Index(None, "occurred_start"),
     sa.Index(None, "recorded"),
+    sa.Index(None, "type"),
+)
+
+
+# Read models: the state with every recorded event counted, one table per
+# section, one row per item, columns named as in `timeline.state/1` JSON.
+# The projector keeps them; other programs may query them directly.
+
+
+def _text(name: str, *, key: bool = False, nullable: bool = True) -> sa.Column[str]:
+    return sa.Column(name, sa.String(NAME_LENGTH), primary_key=key, nullable=nullable and not key)
+
+
+def _json(name: str) -> sa.Column[Any]:
+    return sa.Column(name, Payload, nullable=True)
+
+
+rm_positions = sa.Table(
+    "rm_positions",
+    metadata,
+    _text("actor", key=True),
+    _text("issue", key=True),
+    _text("stance", nullable=False),
+    _text("since", nullable=False),
+    sa.Column("certain", sa.Boolean(), nullable=False),
+    _json("conditions"),
+    _json("events"),
+    _json("pressed_by"),
+)
+
+rm_pledges = sa.Table(
+    "rm_pledges",
+    metadata,
+    _text("donor", key=True),
+    _text("recipient", key=True),
+    _text("item", key=True),
+    _text("issue"),
+    _text("category", nullable=False),
+    _json("quantity"),
+    _json("unknown"),
+    _json("delivered"),
+    _json("delivered_unknown"),
+    _text("first_announced"),
+    _text("updated", nullable=False),
+    sa.Column("certain", sa.Boolean(), nullable=False),
+    _json("events"),
+)
+
+rm_totals = sa.Table(
+    "rm_totals",
+    metadata,
+    _text("category", key=True),
+    sa.Column("low", sa.BigInteger(), nullable=False),
+    sa.Column("high", sa.BigInteger(), nullable=False),
+    _json("unknown"),
+    sa.Column("pledges", sa.Integer(), nullable=False),
+    _json("events"),
+)
+
+rm_requests = sa.Table(
+    "rm_requests",
+    metadata,
+    _text("request", key=True),
+    _text("requester", nullable=False),
+    _text("addressee", nullable=False),
+    _text("issue", nullable=False),
+    _text("ask", nullable=False),
+    _text("item"),
+    _json("quantity"),
+    _text("filed", nullable=False),
+    _text("status", nullable=False),
+    _text("decided"),
+    _text("decided_by"),
+    sa.Column("certain", sa.Boolean(), nullable=False),
+    _json("events"),
+)
+
+rm_precedents = sa.Table(
+    "rm_precedents",
+    metadata,
+    _text("actor", key=True),
+    _text("issue", key=True),
+    sa.Column("threshold", sa.Text(), nullable=False),
+    _text("by", nullable=False),
+    _text("occurred", nullable=False),
+    sa.Column("certain", sa.Boolean(), nullable=False),
+    _json("events"),
+)
+
+rm_pressure = sa.Table(
+    "rm_pressure",
+    metadata,
+    _text("actor", key=True),
+    _text("target", key=True),
+    _text("issue", key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+    _text("first", nullable=False),
+    _text("last", nullable=False),
+    sa.Column("certain", sa.Boolean(), nullable=False),
+    _json("events"),
+)
+
+rm_coalitions = sa.Table(
+    "rm_coalitions",
+    metadata,
+    _text("issue", key=True),
+    _json("committed"),
+    _json("formed"),
+    _json("events"),
+)
+
+READ_MODELS = {
+    "positions": rm_positions,
+    "pledges": rm_pledges,
+    "totals": rm_totals,
+    "requests": rm_requests,
+    "precedents": rm_precedents,
+    "pressure": rm_pressure,
+    "coalitions": rm_coalitions,
+}
+
+checkpoints = sa.Table(
+    "projector_checkpoints",
+    metadata,
+    _text("name", key=True),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+)
+
+# Folds paused at a valid-time cutoff, so `state(as_of)` and the projector
+# resume from the nearest one instead of folding from the first event.
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("cutoff", UTCDateTime(), nullable=False),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("fold", sa.LargeBinary(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Index(None, "cutoff"),
 )

@@ -24,6 +24,7 @@ and it surfaces as `ConcurrencyError`, never as a lost or duplicated event.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -42,6 +43,8 @@ from timeline.schema import NAME_LENGTH
 from timeline.schema import events as table
 
 Clock = Callable[[], dt.datetime]
+CHANNEL = "timeline_events"
+"""PostgreSQL NOTIFY channel: every append announces its last position here."""
 _LOOKUP_CHUNK = 500
 
 
@@ -191,6 +194,9 @@ class EventStore:
                 )
             )
         conn.execute(table.insert(), rows)
+        if conn.dialect.name == "postgresql":
+            # Delivered at commit, so a follower never wakes before it can read.
+            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(position))))
         return tuple(stored)
 
     def _new_events(
@@ -378,6 +384,71 @@ class EventStore:
                 return
             after = page[-1].position or after
 
+    def read_started(
+        self,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        *,
+        through: int | None = None,
+        types: Iterable[str] | None = None,
+    ) -> Iterator[Envelope]:
+        """Events whose valid time starts in ``[start, end)``, by start, streamed.
+
+        Pages follow the `occurred_start` index, so a window at the end of a
+        long history costs what the window holds, not what precedes it.
+        `through` keeps events at or before that position.
+        """
+        filters: list[sa.ColumnElement[bool]] = []
+        if start is not None:
+            filters.append(table.c.occurred_start >= start)
+        if end is not None:
+            filters.append(table.c.occurred_start < end)
+        if through is not None:
+            filters.append(table.c.position <= through)
+        if types is not None:
+            filters.append(table.c.type.in_(list(types)))
+        last: tuple[dt.datetime, int] | None = None
+        while True:
+            query = sa.select(table).where(*filters)
+            if last is not None:
+                query = query.where(
+                    sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last)
+                )
+            query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
+            page = self._fetch(query)
+            yield from page
+            if len(page) < self.page_size:
+                return
+            final = page[-1]
+            last = (final.occurred.start, final.position or 0)
+
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        poll: float = 1.0,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Envelope]:
+        """Every event after position `after`, then each new one as it commits.
+
+        Blocks between events: on PostgreSQL until a NOTIFY from an append
+        (or `poll` seconds, in case one is missed), on SQLite by polling.
+        Gap-free: commit order is position order (see the module docstring),
+        so reading "after the last position seen" never skips an event.
+        Ends when `stop()` is true while waiting.
+        """
+        with _Waiter(self.engine, poll) as waiter:
+            while True:
+                progressed = False
+                for envelope in self.read_all(after):
+                    yield envelope
+                    after = envelope.position or after
+                    progressed = True
+                if not progressed:
+                    if stop():
+                        return
+                    waiter.wait()
+
     def read_window(
         self, start: dt.datetime, end: dt.datetime, *, dossier: str | None = None
     ) -> Iterator[Envelope]:
@@ -387,6 +458,34 @@ class EventStore:
     def _fetch(self, query: sa.Select[Any]) -> list[Envelope]:
         with self.engine.connect() as conn:
             return [envelope_from_row(row) for row in conn.execute(query).mappings()]
+
+
+class _Waiter:
+    """Waits for the next append: LISTEN on PostgreSQL, a sleep on SQLite."""
+
+    def __init__(self, engine: Engine, poll: float) -> None:
+        self.engine, self.poll = engine, poll
+        self.listener: Any = None
+
+    def __enter__(self) -> _Waiter:
+        if self.engine.dialect.name == "postgresql":
+            raw = self.engine.raw_connection()
+            self.listener = raw.driver_connection
+            raw.detach()  # autocommit and LISTEN must not go back to the pool
+            self.listener.autocommit = True
+            self.listener.execute(f"LISTEN {CHANNEL}")
+        return self
+
+    def wait(self) -> None:
+        if self.listener is None:
+            time.sleep(self.poll)
+            return
+        for _ in self.listener.notifies(timeout=self.poll, stop_after=1):
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        if self.listener is not None:
+            self.listener.close()
 
 
 def _as_uuid(text: str) -> uuid.UUID | None:

@@ -1,0 +1,117 @@
+"""The projector and the snapshots: incremental equals rebuild equals the pure projection."""
+
+from __future__ import annotations
+
+import attrs
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+
+from events import Envelope
+from projections import project
+from tests.strategies import as_of_points, histories
+from timeline import snapshots, synthetic
+from timeline.projector import Projector, expected_read_models, read_models
+from timeline.schema import metadata
+from timeline.store import EventStore
+
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _empty(engine: Engine) -> None:
+    """Every table emptied, so one database serves many hypothesis examples."""
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+def _append(store: EventStore, batch: list[Envelope]) -> None:
+    by_dossier: dict[str, list[Envelope]] = {}
+    for envelope in batch:
+        by_dossier.setdefault(envelope.dossier, []).append(envelope)
+    store.append_batches(by_dossier)
+
+
+@st.composite
+def split(draw: st.DrawFn, history: list[Envelope]) -> list[list[Envelope]]:
+    """The history cut into consecutive batches of random sizes."""
+    batches, rest = [], list(history)
+    while rest:
+        size = draw(st.integers(1, max(1, len(rest))))
+        batches.append(rest[:size])
+        rest = rest[size:]
+    return batches
+
+
+@SETTINGS
+@given(data=st.data())
+def test_catching_up_after_each_batch_equals_rebuild_and_projection(
+    engine: Engine, data: st.DataObject
+) -> None:
+    """Random histories with late facts and corrections, appended in random batches."""
+    _empty(engine)
+    store = EventStore(engine)
+    history = data.draw(histories(max_size=30))
+    projector = Projector(
+        store,
+        page_size=data.draw(st.integers(1, 6)),
+        snapshot_every=data.draw(st.integers(1, 4)),
+    )
+    for batch in data.draw(split(history)):
+        _append(store, [attrs_free(e) for e in batch])
+        projector.catch_up()
+        assert read_models(store) == expected_read_models(store)
+    restarted = Projector(store, page_size=3, snapshot_every=2)
+    assert restarted.catch_up() == 0
+    rebuilt = Projector(store, page_size=5, snapshot_every=3)
+    rebuilt.rebuild()
+    assert read_models(store) == expected_read_models(store)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_state_with_snapshots_equals_full_fold(engine: Engine, data: st.DataObject) -> None:
+    """`state(as_of)` resumed from snapshots equals folding every event, for random as_of."""
+    _empty(engine)
+    store = EventStore(engine)
+    history = data.draw(histories(max_size=30))
+    batches = data.draw(split(history))
+    projector = Projector(store, page_size=data.draw(st.integers(1, 5)), snapshot_every=1)
+    for number, batch in enumerate(batches):
+        _append(store, [attrs_free(e) for e in batch])
+        if number < len(batches) - 1 or data.draw(st.booleans()):
+            projector.catch_up()  # sometimes leave the last batch past the checkpoint
+    for as_of in data.draw(st.lists(as_of_points(), min_size=1, max_size=5)):
+        assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
+
+
+def test_snapshots_are_taken_and_used(engine: Engine) -> None:
+    """A projector with small snapshot intervals leaves snapshots behind, and state uses them."""
+    store = EventStore(engine)
+    history = [attrs_free(e) for e in _long_history()]
+    _append(store, history)
+    Projector(store, page_size=7, snapshot_every=5).catch_up()
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(snapshots.snapshots)).scalar()
+        found = snapshots.latest(conn, snapshots.END_OF_TIME)
+    assert count is not None
+    assert count > 1
+    assert found is not None
+    assert found.thaw().step > 0
+    as_of = snapshots.END_OF_TIME
+    assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
+
+
+def _long_history() -> list[Envelope]:
+    """A deterministic synthetic history with late facts and corrections."""
+    return list(synthetic.history(300, seed=7, actors=12, issues=3, items=6))
+
+
+def attrs_free(envelope: Envelope) -> Envelope:
+    """The envelope as a caller would append it: the store sets the rest."""
+    return attrs.evolve(envelope, recorded=None, position=None, version=None)

@@ -1,0 +1,282 @@
+"""The projector: keeps the read-model tables equal to the projection of all events.
+
+It reads events after its checkpoint in pages and, for each page, writes the
+read-model rows that changed, the snapshots it took and its new checkpoint in
+one transaction. A process killed anywhere leaves the tables as of the last
+committed page, and a restart resumes from there: every event takes effect
+exactly once.
+
+Late facts and corrections. Events folded in fold order (valid time, then
+key) can be folded onto the running fold. A page that holds a fact sorting
+before the last one folded, a correction, a retraction or a fact some earlier
+correction names cannot: it changes the past from some valid time `t` on.
+The projector then resumes from the latest snapshot before `t` and refolds
+only the facts from there, deletes the snapshots after `t` in the same
+transaction (they are stale), and writes only the rows whose content changed.
+A late event of last month costs a month of history, not all of it; only a
+changed declaration (item categories) refolds from the beginning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred
+from projections import Fold, State, advance, fold_order, freeze, item_to_json, project
+from timeline import snapshots
+from timeline.schema import READ_MODELS, checkpoints
+from timeline.schema import snapshots as snapshot_table
+from timeline.store import EventStore
+
+Row = dict[str, Any]
+Rows = dict[str, dict[tuple[Any, ...], Row]]
+Progress = Callable[[int, int], None]
+
+
+def _rows(state: State) -> Rows:
+    """The read-model rows of a state: its JSON items, by table and primary key."""
+    rows: Rows = {}
+    for section, table in READ_MODELS.items():
+        keys = [c.name for c in table.primary_key.columns]
+        columns = [c.name for c in table.columns]
+        rows[section] = {}
+        for item in state.section(section):
+            document = item_to_json(item)
+            row = {name: document.get(name) for name in columns}
+            rows[section][tuple(row[k] for k in keys)] = row
+    return rows
+
+
+class Projector:
+    """Catches the read models up with the store, page by page."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        page_size: int = 5_000,
+        snapshot_every: int = 50_000,
+    ) -> None:
+        self.store = store
+        self.page_size = page_size
+        self.snapshot_every = snapshot_every
+        self._fold: Fold | None = None
+        self._categories: dict[str, str] = {}
+        self._rows: Rows = {}
+        self._targets: set[tuple[str, str]] = set()
+        self._last_snapshot_step = 0
+        self.position = 0
+
+    # -- state kept between pages ---------------------------------------------
+
+    def _load(self, conn: Connection) -> None:
+        """Pick up where the last committed page left off."""
+        self.position = snapshots.checkpoint(conn)
+        self._rows = {}
+        for section, table in READ_MODELS.items():
+            keys = [c.name for c in table.primary_key.columns]
+            self._rows[section] = {
+                tuple(row[k] for k in keys): dict(row)
+                for row in conn.execute(sa.select(table)).mappings()
+            }
+        self._fold, self._categories = self._refold_from(conn, snapshots.END_OF_TIME, None)
+        fixes = self.store.read_started(
+            None, None, through=self.position, types=(EventCorrected.type, EventRetracted.type)
+        )
+        self._targets = {
+            (fix.dossier, reference)
+            for fix in fixes
+            for reference in fix.event.references().values()
+        }
+
+    def _refold_from(
+        self, conn: Connection, moment: dt.datetime, write: Connection | None
+    ) -> tuple[Fold, dict[str, str]]:
+        """Fold everything up to the checkpoint from the last snapshot before `moment`."""
+        snapshot = snapshots.latest(conn, moment)
+        accumulator = snapshot.thaw() if snapshot else Fold()
+        start = snapshot.cutoff if snapshot else snapshots.BEGINNING
+        facts, categories = snapshots.facts_from(
+            self.store, start, snapshots.END_OF_TIME, through=self.position
+        )
+        self._last_snapshot_step = accumulator.step
+        self._advance(accumulator, facts, write)
+        return accumulator, categories
+
+    def _advance(
+        self, accumulator: Fold, facts: Iterable[Envelope], write: Connection | None
+    ) -> None:
+        """Fold facts, leaving a snapshot every `snapshot_every` steps at a clean cutoff."""
+        for fact in facts:
+            due = accumulator.step - self._last_snapshot_step >= self.snapshot_every
+            if (
+                write is not None
+                and due
+                and accumulator.last is not None
+                and accumulator.last[0] < fact.occurred.start
+            ):
+                snapshots.save(write, fact.occurred.start, self.position, accumulator)
+                self._last_snapshot_step = accumulator.step
+            advance(accumulator, (fact,))
+
+    # -- one page --------------------------------------------------------------
+
+    def _affected_from(self, page: list[Envelope], fold: Fold) -> dt.datetime | None:
+        """The earliest valid time the page changes in the past, or None if it only adds."""
+        earliest: dt.datetime | None = None
+
+        def note(moment: dt.datetime) -> None:
+            nonlocal earliest
+            earliest = moment if earliest is None else min(earliest, moment)
+
+        for envelope in page:
+            event = envelope.event
+            if isinstance(event, DossierDeclared):
+                note(snapshots.BEGINNING)
+            elif isinstance(event, EventCorrected | EventRetracted):
+                note(self._fix_reaches(envelope))
+            elif (fold.last is not None and fold_order(envelope) < fold.last) or self._named_by_fix(
+                envelope
+            ):
+                note(envelope.occurred.start)
+        return earliest
+
+    def _named_by_fix(self, envelope: Envelope) -> bool:
+        return (envelope.dossier, envelope.key) in self._targets or (
+            envelope.dossier,
+            str(envelope.id),
+        ) in self._targets
+
+    def _fix_reaches(self, fix: Envelope) -> dt.datetime:
+        """How far back a correction or retraction reaches: its targets' old and new starts."""
+        reaches = [snapshots.END_OF_TIME]
+        pending = [fix]
+        while pending:
+            current = pending.pop()
+            for reference in current.event.references().values():
+                target = self.store.find(current.dossier, [reference]).get(reference)
+                if target is None:
+                    continue
+                reaches.append(target.occurred.start)
+                if isinstance(target.event, EventCorrected | EventRetracted):
+                    pending.append(target)
+            if isinstance(current.event, EventCorrected):
+                moved = current.event.new_values().get("occurred")
+                if moved is not None:
+                    reaches.append(Occurred.parse(str(moved)).start)
+        return min(reaches)
+
+    def _apply_page(self, conn: Connection, page: list[Envelope]) -> None:
+        assert self._fold is not None
+        affected = self._affected_from(page, self._fold)
+        self.position = page[-1].position or self.position
+        for fix in page:
+            if isinstance(fix.event, EventCorrected | EventRetracted):
+                for reference in fix.event.references().values():
+                    self._targets.add((fix.dossier, reference))
+        if affected is None:
+            facts = sorted(page, key=fold_order)
+            self._advance(self._fold, facts, conn)
+        else:
+            snapshots.drop_after(conn, affected)
+            self._fold, self._categories = self._refold_from(conn, affected, conn)
+        state = freeze(self._fold, self._categories, as_of=snapshots.END_OF_TIME, known_at=None)
+        self._write(conn, _rows(state))
+
+    def _write(self, conn: Connection, rows: Rows) -> None:
+        """Write the rows that changed, and the checkpoint, on the page's transaction."""
+        for section, table in READ_MODELS.items():
+            old, new = self._rows.get(section, {}), rows[section]
+            keys = list(table.primary_key.columns)
+            gone = [k for k in old if k not in new]
+            changed = [row for k, row in new.items() if old.get(k) != row]
+            for key in gone + [tuple(row[c.name] for c in keys) for row in changed]:
+                conn.execute(
+                    table.delete().where(*(c == v for c, v in zip(keys, key, strict=True)))
+                )
+            if changed:
+                conn.execute(table.insert(), changed)
+        conn.execute(checkpoints.delete().where(checkpoints.c.name == snapshots.PROJECTOR))
+        conn.execute(
+            checkpoints.insert().values(
+                name=snapshots.PROJECTOR, position=self.position, updated=dt.datetime.now(dt.UTC)
+            )
+        )
+        self._rows = rows
+
+    # -- the public operations -------------------------------------------------
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply every event committed so far; returns how many were applied."""
+        with self.store.engine.connect() as conn:
+            if self._fold is None:
+                self._load(conn)
+        head = self.store.head()
+        applied = 0
+        while True:
+            page = list(_take(self.store.read_all(after=self.position), self.page_size))
+            if not page:
+                return applied
+            try:
+                with self.store.engine.begin() as conn:
+                    self._apply_page(conn, page)
+            except BaseException:
+                self._fold = None  # memory is ahead of the database: reload next time
+                raise
+            applied += len(page)
+            if progress is not None:
+                progress(self.position, max(head, self.position))
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop the read models, snapshots and checkpoint, then catch up from position 0."""
+        with self.store.engine.begin() as conn:
+            for table in READ_MODELS.values():
+                conn.execute(table.delete())
+            conn.execute(snapshot_table.delete())
+            conn.execute(checkpoints.delete().where(checkpoints.c.name == snapshots.PROJECTOR))
+        self._fold = None
+        return self.catch_up(progress)
+
+    def follow(
+        self,
+        *,
+        poll: float = 1.0,
+        stop: Callable[[], bool] = lambda: False,
+        progress: Progress | None = None,
+    ) -> None:
+        """Catch up, then apply new events as they commit until `stop()` is true."""
+        self.catch_up(progress)
+        for _ in self.store.follow(self.position, poll=poll, stop=stop):
+            self.catch_up(progress)
+
+
+def _take(items: Iterable[Envelope], count: int) -> Iterable[Envelope]:
+    for index, item in enumerate(items):
+        if index >= count:
+            return
+        yield item
+
+
+def read_models(store: EventStore) -> Mapping[str, list[Row]]:
+    """The read-model tables as they are, each sorted by primary key."""
+    with store.engine.connect() as conn:
+        return {
+            section: [
+                dict(row)
+                for row in conn.execute(
+                    sa.select(table).order_by(*table.primary_key.columns)
+                ).mappings()
+            ]
+            for section, table in READ_MODELS.items()
+        }
+
+
+def expected_read_models(store: EventStore) -> Mapping[str, list[Row]]:
+    """What the read models must hold: the pure projection of every event, as rows."""
+    rows = _rows(project(store.read_all(), as_of=snapshots.END_OF_TIME))
+    return {section: [rows[section][k] for k in sorted(rows[section])] for section in READ_MODELS}

@@ -205,7 +205,10 @@ def diff(
     help="Seconds between checks when following (PostgreSQL is woken by NOTIFY sooner).",
 )
 @click.option(
-    "--batch", type=click.IntRange(min=1), default=5_000, show_default=True,
+    "--batch",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
     help="Events applied per transaction.",
 )
 def project(db: str, rebuild: bool, follow: bool, poll: float, batch: int) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred
+from events import Envelope
 from projections import Fold, State, advance, fold_order, freeze, item_to_json, project
 from timeline import snapshots
 from timeline.schema import READ_MODELS, checkpoints
@@ -59,16 +59,18 @@ class Projector:
         self,
         store: EventStore,
         *,
-        page_size: int = 5_000,
-        snapshot_every: int = 50_000,
+        page_size: int = 20_000,
+        snapshot_every: int = 5_000,
+        keep_every: int = 100_000,
     ) -> None:
         self.store = store
         self.page_size = page_size
         self.snapshot_every = snapshot_every
+        self.keep_every = max(keep_every, snapshot_every)
         self._fold: Fold | None = None
-        self._categories: dict[str, str] = {}
+        self._categories: Mapping[str, str] = {}
         self._rows: Rows = {}
-        self._targets: set[tuple[str, str]] = set()
+        self._context = snapshots.Context()
         self._last_snapshot_step = 0
         self.position = 0
 
@@ -84,25 +86,22 @@ class Projector:
                 tuple(row[k] for k in keys): dict(row)
                 for row in conn.execute(sa.select(table)).mappings()
             }
+        self._context = snapshots.full_context(self.store, through=self.position)
         self._fold, self._categories = self._refold_from(conn, snapshots.END_OF_TIME, None)
-        fixes = self.store.read_started(
-            None, None, through=self.position, types=(EventCorrected.type, EventRetracted.type)
-        )
-        self._targets = {
-            (fix.dossier, reference)
-            for fix in fixes
-            for reference in fix.event.references().values()
-        }
 
     def _refold_from(
         self, conn: Connection, moment: dt.datetime, write: Connection | None
-    ) -> tuple[Fold, dict[str, str]]:
+    ) -> tuple[Fold, Mapping[str, str]]:
         """Fold everything up to the checkpoint from the last snapshot before `moment`."""
         snapshot = snapshots.latest(conn, moment)
-        accumulator = snapshot.thaw() if snapshot else Fold()
+        accumulator = snapshot.thaw()[0] if snapshot else Fold()
         start = snapshot.cutoff if snapshot else snapshots.BEGINNING
         facts, categories = snapshots.facts_from(
-            self.store, start, snapshots.END_OF_TIME, through=self.position
+            self.store,
+            self._context.envelopes.values(),
+            start,
+            snapshots.END_OF_TIME,
+            through=self.position,
         )
         self._last_snapshot_step = accumulator.step
         self._advance(accumulator, facts, write)
@@ -120,73 +119,47 @@ class Projector:
                 and accumulator.last is not None
                 and accumulator.last[0] < fact.occurred.start
             ):
-                snapshots.save(write, fact.occurred.start, self.position, accumulator)
-                self._last_snapshot_step = accumulator.step
+                self._save(write, fact.occurred.start, accumulator)
             advance(accumulator, (fact,))
 
     # -- one page --------------------------------------------------------------
 
     def _affected_from(self, page: list[Envelope], fold: Fold) -> dt.datetime | None:
         """The earliest valid time the page changes in the past, or None if it only adds."""
-        earliest: dt.datetime | None = None
-
-        def note(moment: dt.datetime) -> None:
-            nonlocal earliest
-            earliest = moment if earliest is None else min(earliest, moment)
-
+        moments = []
         for envelope in page:
-            event = envelope.event
-            if isinstance(event, DossierDeclared):
-                note(snapshots.BEGINNING)
-            elif isinstance(event, EventCorrected | EventRetracted):
-                note(self._fix_reaches(envelope))
-            elif (fold.last is not None and fold_order(envelope) < fold.last) or self._named_by_fix(
-                envelope
+            if isinstance(envelope.event, snapshots.FIXES_CLASSES):
+                moments.append(self._context.reach(envelope))
+            elif (fold.last is not None and fold_order(envelope) < fold.last) or (
+                self._context.names(envelope)
             ):
-                note(envelope.occurred.start)
-        return earliest
-
-    def _named_by_fix(self, envelope: Envelope) -> bool:
-        return (envelope.dossier, envelope.key) in self._targets or (
-            envelope.dossier,
-            str(envelope.id),
-        ) in self._targets
-
-    def _fix_reaches(self, fix: Envelope) -> dt.datetime:
-        """How far back a correction or retraction reaches: its targets' old and new starts."""
-        reaches = [snapshots.END_OF_TIME]
-        pending = [fix]
-        while pending:
-            current = pending.pop()
-            for reference in current.event.references().values():
-                target = self.store.find(current.dossier, [reference]).get(reference)
-                if target is None:
-                    continue
-                reaches.append(target.occurred.start)
-                if isinstance(target.event, EventCorrected | EventRetracted):
-                    pending.append(target)
-            if isinstance(current.event, EventCorrected):
-                moved = current.event.new_values().get("occurred")
-                if moved is not None:
-                    reaches.append(Occurred.parse(str(moved)).start)
-        return min(reaches)
+                moments.append(envelope.occurred.start)
+        return min(moments, default=None)
 
     def _apply_page(self, conn: Connection, page: list[Envelope]) -> None:
         assert self._fold is not None
+        self._context.add(
+            self.store, (e for e in page if isinstance(e.event, snapshots.FIXES_CLASSES))
+        )
         affected = self._affected_from(page, self._fold)
         self.position = page[-1].position or self.position
-        for fix in page:
-            if isinstance(fix.event, EventCorrected | EventRetracted):
-                for reference in fix.event.references().values():
-                    self._targets.add((fix.dossier, reference))
         if affected is None:
-            facts = sorted(page, key=fold_order)
-            self._advance(self._fold, facts, conn)
+            self._advance(self._fold, sorted(page, key=fold_order), conn)
         else:
             snapshots.drop_after(conn, affected)
             self._fold, self._categories = self._refold_from(conn, affected, conn)
+        if self._fold.last is not None:
+            # Every fact known is folded: a snapshot just after the latest one
+            # serves "as of now" queries without folding anything.
+            self._save(conn, self._fold.last[0] + dt.timedelta(microseconds=1), self._fold)
         state = freeze(self._fold, self._categories, as_of=snapshots.END_OF_TIME, known_at=None)
         self._write(conn, _rows(state))
+
+    def _save(self, conn: Connection, cutoff: dt.datetime, accumulator: Fold) -> None:
+        snapshots.save(
+            conn, cutoff, self.position, accumulator, self._context, keep_every=self.keep_every
+        )
+        self._last_snapshot_step = accumulator.step
 
     def _write(self, conn: Connection, rows: Rows) -> None:
         """Write the rows that changed, and the checkpoint, on the page's transaction."""

@@ -214,6 +214,7 @@ snapshots = sa.Table(
     sa.Column("cutoff", UTCDateTime(), nullable=False),
     sa.Column("position", sa.BigInteger(), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("step", sa.BigInteger(), nullable=False),
     sa.Column("fold", sa.LargeBinary(), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Index(None, "cutoff"),

@@ -389,6 +389,7 @@ class EventStore:
         start: dt.datetime | None,
         end: dt.datetime | None,
         *,
+        after: int | None = None,
         through: int | None = None,
         types: Iterable[str] | None = None,
     ) -> Iterator[Envelope]:
@@ -396,9 +397,11 @@ class EventStore:
 
         Pages follow the `occurred_start` index, so a window at the end of a
         long history costs what the window holds, not what precedes it.
-        `through` keeps events at or before that position.
+        `after` and `through` keep events in that range of positions.
         """
         filters: list[sa.ColumnElement[bool]] = []
+        if after is not None:
+            filters.append(table.c.position > after)
         if start is not None:
             filters.append(table.c.occurred_start >= start)
         if end is not None:

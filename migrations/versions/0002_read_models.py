@@ -121,6 +121,7 @@ def upgrade() -> None:
         sa.Column("cutoff", Timestamp, nullable=False),
         sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("step", sa.BigInteger(), nullable=False),
         sa.Column("fold", sa.LargeBinary(), nullable=False),
         sa.Column("created", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_snapshots")),

@@ -102,7 +102,7 @@ def test_snapshots_are_taken_and_used(engine: Engine) -> None:
     assert count is not None
     assert count > 1
     assert found is not None
-    assert found.thaw().step > 0
+    assert found.thaw()[0].step > 0
     as_of = snapshots.END_OF_TIME
     assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
 

@@ -110,6 +110,7 @@ def item_to_json(item: Item) -> JSON:
             }
         case Request():
             return {
+                "dossier": item.dossier,
                 "request": item.request,
                 "requester": item.requester,
                 "addressee": item.addressee,

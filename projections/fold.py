@@ -99,6 +99,7 @@ class _Pledge:
 
 @attrs.define
 class _Request:
+    dossier: str
     request: str
     requester: str
     addressee: str
@@ -139,6 +140,7 @@ class _Decision:
     occurred: Occurred
     status: str
     by: str
+    step: int
 
 
 @attrs.define
@@ -151,7 +153,9 @@ class Fold:
 
     positions: dict[tuple[str, str], _Position] = attrs.Factory(dict)
     pledges: dict[tuple[str, str, str], _Pledge] = attrs.Factory(dict)
-    requests: dict[str, _Request] = attrs.Factory(dict)
+    requests: dict[tuple[str, str], _Request] = attrs.Factory(dict)
+    # A decision may name its request by id: (dossier, id) -> (dossier, key).
+    request_ids: dict[tuple[str, str], tuple[str, str]] = attrs.Factory(dict)
     precedents: dict[tuple[str, str], _Precedent] = attrs.Factory(dict)
     pressure: dict[tuple[str, str, str], _Pressure] = attrs.Factory(dict)
     formed: dict[str, list[FormedCoalition]] = attrs.Factory(dict)
@@ -167,7 +171,7 @@ class Fold:
     waiting: dict[str, dict[tuple[str, str], None]] = attrs.Factory(dict)
     # Decisions folded before their request was filed (dated earlier than
     # the filing), applied when it is.
-    early_decisions: dict[str, list[_Decision]] = attrs.Factory(dict)
+    early_decisions: dict[tuple[str, str], list[_Decision]] = attrs.Factory(dict)
     # How many events have been folded: orders items merged from several
     # accumulators (totals, coalition members) in fold order.
     step: int = 0
@@ -305,6 +309,7 @@ def _decide(request: _Request, decision: _Decision) -> None:
 def _request_filed(event: RequestFiled, envelope: Envelope, fold: Fold) -> None:
     """Open the request under its key, then apply decisions dated before the filing."""
     request = _Request(
+        dossier=envelope.dossier,
         request=envelope.key,
         requester=event.requester,
         addressee=event.addressee,
@@ -315,8 +320,13 @@ def _request_filed(event: RequestFiled, envelope: Envelope, fold: Fold) -> None:
         filed=envelope.occurred,
         events=[envelope.key],
     )
-    fold.requests[envelope.key] = request
-    for decision in fold.early_decisions.pop(envelope.key, []):
+    key = (envelope.dossier, envelope.key)
+    fold.requests[key] = request
+    fold.request_ids[(envelope.dossier, str(envelope.id))] = key
+    early = fold.early_decisions.pop(key, []) + fold.early_decisions.pop(
+        (envelope.dossier, str(envelope.id)), []
+    )
+    for decision in sorted(early, key=lambda d: d.step):
         _decide(request, decision)
 
 
@@ -324,11 +334,16 @@ def _request_filed(event: RequestFiled, envelope: Envelope, fold: Fold) -> None:
 def _request_decided(event: RequestDecided, envelope: Envelope, fold: Fold) -> None:
     """Decide the request, or keep the decision until a request dated later is filed."""
     decision = _Decision(
-        key=envelope.key, occurred=envelope.occurred, status=str(event.decision), by=event.by
+        key=envelope.key,
+        occurred=envelope.occurred,
+        status=str(event.decision),
+        by=event.by,
+        step=fold.step,
     )
-    request = fold.requests.get(event.request)
+    named = (envelope.dossier, event.request)
+    request = fold.requests.get(fold.request_ids.get(named, named))
     if request is None:
-        fold.early_decisions.setdefault(event.request, []).append(decision)
+        fold.early_decisions.setdefault(named, []).append(decision)
     else:
         _decide(request, decision)
 
@@ -426,6 +441,7 @@ def _freeze(fold: Fold, categories: Mapping[str, str], as_of: dt.datetime) -> di
         "totals": _totals(fold, categories),
         "requests": [
             Request(
+                dossier=r.dossier,
                 request=r.request,
                 requester=r.requester,
                 addressee=r.addressee,

@@ -136,6 +136,7 @@ class Request:
 
     section: ClassVar[str] = "requests"
 
+    dossier: str
     request: str
     requester: str
     addressee: str
@@ -152,7 +153,8 @@ class Request:
 
     @property
     def key(self) -> Key:
-        return (self.request,)
+        # Keys are unique within a dossier only: two dossiers may both have "r1".
+        return (self.dossier, self.request)
 
 
 @attrs.frozen(kw_only=True)
@@ -318,9 +320,12 @@ class State:
         """The total of one item category, if anything of it was pledged."""
         return next((t for t in self.totals if t.category == category), None)
 
-    def request(self, key: str) -> Request | None:
-        """The request filed by the event `key`, if it has been filed by `as_of`."""
-        return next((r for r in self.requests if r.request == key), None)
+    def request(self, key: str, dossier: str | None = None) -> Request | None:
+        """The request filed by the event `key` (of `dossier`), if filed by `as_of`."""
+        return next(
+            (r for r in self.requests if r.request == key and dossier in (None, r.dossier)),
+            None,
+        )
 
     def precedent(self, actor: str, issue: str) -> Precedent | None:
         """The precedent `actor` set on `issue`, if any."""

@@ -249,7 +249,7 @@ def _event(
             if not requests:
                 return None
             return RequestDecided(
-                request=draw(st.sampled_from(requests)).key,
+                request=_reference(draw, draw(st.sampled_from(requests))),
                 decision=draw(st.sampled_from(Decision)),
                 by=draw(actor),
             )

@@ -31,10 +31,11 @@ class SchemaNotReady(TimelineError):
 class ConcurrencyError(TimelineError):
     """Another writer appended to the dossier since the caller read its version."""
 
-    def __init__(self, dossier: str, expected: int, actual: int) -> None:
+    def __init__(self, dossier: str, expected: int | None, actual: int) -> None:
         self.dossier, self.expected, self.actual = dossier, expected, actual
+        wanted = "" if expected is None else f", not the expected {expected}"
         super().__init__(
-            f"dossier {dossier!r} is at version {actual}, not the expected {expected}: "
+            f"dossier {dossier!r} is at version {actual}{wanted}: "
             "someone else appended first; read again and retry"
         )
 

@@ -20,6 +20,7 @@ changed declaration (item categories) refolds from the beginning.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection
 from events import Envelope
 from projections import Fold, State, advance, fold_order, freeze, item_to_json, project
 from timeline import snapshots
+from timeline.database import WRITE
 from timeline.schema import READ_MODELS, checkpoints
 from timeline.schema import snapshots as snapshot_table
 from timeline.store import EventStore
@@ -144,7 +146,11 @@ class Projector:
         affected = self._affected_from(page, self._fold)
         self.position = page[-1].position or self.position
         if affected is None:
-            self._advance(self._fold, sorted(page, key=fold_order), conn)
+            facts = sorted(page, key=fold_order)
+            # A fact starting exactly where a snapshot was cut (the page-end
+            # snapshot is cut just after the last start) may sort after it.
+            snapshots.drop_after(conn, facts[0].occurred.start)
+            self._advance(self._fold, facts, conn)
         else:
             snapshots.drop_after(conn, affected)
             self._fold, self._categories = self._refold_from(conn, affected, conn)
@@ -192,12 +198,19 @@ class Projector:
         head = self.store.head()
         applied = 0
         while True:
-            page = list(_take(self.store.read_all(after=self.position), self.page_size))
+            page = list(itertools.islice(self.store.read_all(after=self.position), self.page_size))
             if not page:
                 return applied
             try:
-                with self.store.engine.begin() as conn:
+                with self.store.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                    if snapshots.checkpoint(conn, lock=True) != self.position:
+                        raise _Moved
                     self._apply_page(conn, page)
+            except (_Moved, sa.exc.IntegrityError):
+                # Another projector moved the checkpoint: start again from its work.
+                with self.store.engine.connect() as conn:
+                    self._load(conn)
+                continue
             except BaseException:
                 self._fold = None  # memory is ahead of the database: reload next time
                 raise
@@ -223,16 +236,15 @@ class Projector:
         progress: Progress | None = None,
     ) -> None:
         """Catch up, then apply new events as they commit until `stop()` is true."""
-        self.catch_up(progress)
-        for _ in self.store.follow(self.position, poll=poll, stop=stop):
+        with self.store.waiter(poll) as waiter:  # listening before catching up misses nothing
             self.catch_up(progress)
+            while not stop():
+                waiter.wait()
+                self.catch_up(progress)
 
 
-def _take(items: Iterable[Envelope], count: int) -> Iterable[Envelope]:
-    for index, item in enumerate(items):
-        if index >= count:
-            return
-        yield item
+class _Moved(Exception):
+    """The checkpoint is not where this projector left it."""
 
 
 def read_models(store: EventStore) -> Mapping[str, list[Row]]:

@@ -138,6 +138,7 @@ rm_totals = sa.Table(
 rm_requests = sa.Table(
     "rm_requests",
     metadata,
+    _text("dossier", key=True),
     _text("request", key=True),
     _text("requester", nullable=False),
     _text("addressee", nullable=False),

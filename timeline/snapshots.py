@@ -31,6 +31,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+import events
 import projections
 from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred
 from projections import Fold, State, advance, freeze, settle
@@ -45,8 +46,14 @@ FIX_TYPES = (EventCorrected.type, EventRetracted.type)
 FIXES = (*FIX_TYPES, DossierDeclared.type)
 FIX_CLASSES = (EventCorrected, EventRetracted)
 FIXES_CLASSES = (*FIX_CLASSES, DossierDeclared)
+# Pickles hold classes of `events` and `projections` and the shape saved here.
 FINGERPRINT = hashlib.sha256(
-    b"".join(path.read_bytes() for path in sorted(Path(projections.__file__).parent.glob("*.py")))
+    b"".join(
+        path.read_bytes()
+        for folder in (Path(events.__file__).parent, Path(projections.__file__).parent)
+        for path in sorted(folder.glob("*.py"))
+    )
+    + Path(__file__).read_bytes()
 ).hexdigest()
 
 
@@ -176,8 +183,8 @@ def save(
     """Store a snapshot and thin out older ones.
 
     The newest few stay, for late facts and recent as-of queries; beyond
-    them only every `keep_every` steps, so snapshots stay a bounded share
-    of the database however long the history grows.
+    them the latest of every `keep_every` steps, so snapshots stay a bounded
+    share of the database however long the history grows.
     """
     conn.execute(
         snapshots.insert().values(
@@ -217,10 +224,10 @@ def latest(conn: Connection, before: dt.datetime) -> Snapshot | None:
     return Snapshot(row.cutoff, row.position, row.fold) if row else None
 
 
-def checkpoint(conn: Connection) -> int:
-    found = conn.execute(
-        sa.select(checkpoints.c.position).where(checkpoints.c.name == PROJECTOR)
-    ).scalar()
+def checkpoint(conn: Connection, *, lock: bool = False) -> int:
+    """The position the read models reflect; `lock` holds the row to the transaction's end."""
+    query = sa.select(checkpoints.c.position).where(checkpoints.c.name == PROJECTOR)
+    found = conn.execute(query.with_for_update() if lock else query).scalar()
     return int(found or 0)
 
 
@@ -240,10 +247,8 @@ def untouched_before(conn: Connection, after: int) -> dt.datetime:
     earliest = conn.execute(
         sa.select(sa.func.min(events_table.c.occurred_start)).where(events_table.c.position > after)
     ).scalar()
-    if earliest is None:
-        return END_OF_TIME
-    moment: dt.datetime = earliest
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    moment: dt.datetime | None = earliest
+    return END_OF_TIME if moment is None else moment
 
 
 def facts_from(

@@ -169,7 +169,7 @@ class EventStore:
     ) -> tuple[Envelope, ...]:
         versions = {dossier: self._version(conn, dossier) for dossier in batches}
         for dossier, expected in expected_versions.items():
-            actual = versions.get(dossier, self._version(conn, dossier))
+            actual = versions[dossier] if dossier in versions else self._version(conn, dossier)
             if expected != actual:
                 raise ConcurrencyError(dossier, expected, actual)
         fresh = self._new_events(conn, batches)
@@ -276,12 +276,8 @@ class EventStore:
         err: sa.exc.IntegrityError,
     ) -> Exception:
         """A unique violation means another writer got in first: say which dossier."""
-        for dossier in batches:
-            expected = expected_versions.get(dossier)
-            if expected is not None:
-                return ConcurrencyError(dossier, expected, self.version(dossier))
-        dossier = next(iter(batches), "")
-        return ConcurrencyError(dossier, -1, self.version(dossier))
+        dossier = next((d for d in batches if d in expected_versions), next(iter(batches), ""))
+        return ConcurrencyError(dossier, expected_versions.get(dossier), self.version(dossier))
 
     # -- reading ---------------------------------------------------------------
 
@@ -440,7 +436,7 @@ class EventStore:
         so reading "after the last position seen" never skips an event.
         Ends when `stop()` is true while waiting.
         """
-        with _Waiter(self.engine, poll) as waiter:
+        with self.waiter(poll) as waiter:
             while True:
                 progressed = False
                 for envelope in self.read_all(after):
@@ -451,6 +447,10 @@ class EventStore:
                     if stop():
                         return
                     waiter.wait()
+
+    def waiter(self, poll: float = 1.0) -> Waiter:
+        """A context whose `wait()` returns after the next append, or `poll` seconds."""
+        return Waiter(self.engine, poll)
 
     def read_window(
         self, start: dt.datetime, end: dt.datetime, *, dossier: str | None = None
@@ -463,14 +463,14 @@ class EventStore:
             return [envelope_from_row(row) for row in conn.execute(query).mappings()]
 
 
-class _Waiter:
+class Waiter:
     """Waits for the next append: LISTEN on PostgreSQL, a sleep on SQLite."""
 
     def __init__(self, engine: Engine, poll: float) -> None:
         self.engine, self.poll = engine, poll
         self.listener: Any = None
 
-    def __enter__(self) -> _Waiter:
+    def __enter__(self) -> Waiter:
         if self.engine.dialect.name == "postgresql":
             raw = self.engine.raw_connection()
             self.listener = raw.driver_connection

@@ -90,6 +90,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "rm_requests",
+        sa.Column("dossier", sa.String(length=200), nullable=False),
         sa.Column("request", sa.String(length=200), nullable=False),
         sa.Column("requester", sa.String(length=200), nullable=False),
         sa.Column("addressee", sa.String(length=200), nullable=False),
@@ -103,7 +104,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("certain", sa.Boolean(), nullable=False),
         sa.Column("events", Payload, nullable=True),
-        sa.PrimaryKeyConstraint("request", name=op.f("pk_rm_requests")),
+        sa.PrimaryKeyConstraint("dossier", "request", name=op.f("pk_rm_requests")),
     )
     op.create_table(
         "rm_totals",

@@ -101,7 +101,7 @@ def test_diff_20_to_26_january(seeded: str, capsys: pytest.CaptureFixture[str]) 
     usa = changes[("positions", ("USA", "mbt-for-ukraine"))]
     assert (usa["before"]["stance"], usa["after"]["stance"]) == ("reluctant", "committed")
     assert "usa-pledge-abrams" in usa["events"]
-    request = changes[("requests", ("pol-request-reexport-leopard-2",))]
+    request = changes[("requests", ("ukraine-mbt-2023", "pol-request-reexport-leopard-2"))]
     assert request["before"] is None
     assert request["after"]["status"] == "approved"
     assert set(request["events"]) == {"pol-request-reexport-leopard-2", "deu-approves-reexport"}

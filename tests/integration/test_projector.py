@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from events import Envelope
+from events import Envelope, Occurred, PositionStated, Stance
 from projections import project
 from tests.strategies import as_of_points, histories
 from timeline import snapshots, synthetic
@@ -115,3 +115,37 @@ def _long_history() -> list[Envelope]:
 def attrs_free(envelope: Envelope) -> Envelope:
     """The envelope as a caller would append it: the store sets the rest."""
     return attrs.evolve(envelope, recorded=None, position=None, version=None)
+
+
+def _stated(key: str, actor: str, day: str) -> Envelope:
+    return Envelope.new(
+        dossier="d",
+        key=key,
+        occurred=Occurred.parse(day),
+        event=PositionStated(actor=actor, issue="i", stance=Stance.SUPPORTIVE),
+    )
+
+
+def test_a_fact_on_the_day_of_the_last_snapshot_is_not_lost(engine: Engine) -> None:
+    """A later page's fact starting where the page-end snapshot was cut still counts."""
+    store = EventStore(engine)
+    store.append("d", [_stated("a", "DEU", "2023-01-25")])
+    Projector(store).catch_up()
+    store.append("d", [_stated("b", "FRA", "2023-01-25"), _stated("c", "USA", "2023-01-27")])
+    Projector(store).catch_up()
+    as_of = Occurred.parse("2023-01-25").end
+    assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
+    assert {p.actor for p in snapshots.resume(store, as_of).positions} == {"DEU", "FRA"}
+
+
+def test_two_projectors_taking_turns_keep_the_read_models_right(engine: Engine) -> None:
+    """A projector whose checkpoint another one moved reloads instead of writing stale rows."""
+    store = EventStore(engine)
+    first, second = Projector(store, page_size=50), Projector(store, page_size=70)
+    for number, batch in enumerate(synthetic.batches(synthetic.history(400, seed=9), 100)):
+        store.append_batches(batch)
+        (first if number % 2 else second).catch_up()
+        if number == 2:
+            second.rebuild()
+    first.catch_up()
+    assert read_models(store) == expected_read_models(store)

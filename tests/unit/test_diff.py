@@ -75,7 +75,7 @@ def test_seed_diff_pledges_request_totals_coalition() -> None:
         None,
         ("usa-pledge-abrams",),
     )
-    request = change(d, "requests", "pol-request-reexport-leopard-2")
+    request = change(d, "requests", "ukraine-mbt-2023", "pol-request-reexport-leopard-2")
     assert request.kind == "request decided"
     assert request.kinds == ("request decided", "request filed")
     assert request.events == ("pol-request-reexport-leopard-2", "deu-approves-reexport")

@@ -726,3 +726,47 @@ def test_projections_import_only_events_attrs_pendulum_and_stdlib() -> None:
             for name in names:
                 top = name.split(".")[0]
                 assert top in allowed or top in sys.stdlib_module_names, f"{path.name}: {name}"
+
+
+def test_requests_of_two_dossiers_with_one_key_stay_apart() -> None:
+    """Keys are unique per dossier only: each dossier's "r1" is its own request."""
+    from events import Ask, Decision, Envelope, Occurred, RequestDecided, RequestFiled
+
+    def filed(dossier: str) -> Envelope:
+        return Envelope.new(
+            dossier=dossier,
+            key="r1",
+            occurred=Occurred.parse("2023-01-02"),
+            event=RequestFiled(requester="POL", addressee="DEU", issue="i", ask=Ask.SUPPLY),
+        )
+
+    decided = Envelope.new(
+        dossier="b",
+        key="d1",
+        occurred=Occurred.parse("2023-01-03"),
+        event=RequestDecided(request="r1", decision=Decision.DENIED, by="DEU"),
+    )
+    state = project([filed("a"), filed("b"), decided], as_of=as_of("2023-01-31"))
+    assert {(r.dossier, r.status) for r in state.requests} == {("a", "open"), ("b", "denied")}
+
+
+def test_a_decision_may_name_its_request_by_id() -> None:
+    """A request.decided giving the request's id decides it, as one giving its key does."""
+    from events import Ask, Decision, Envelope, Occurred, RequestDecided, RequestFiled
+
+    request = Envelope.new(
+        dossier="a",
+        key="r1",
+        occurred=Occurred.parse("2023-01-02"),
+        event=RequestFiled(requester="POL", addressee="DEU", issue="i", ask=Ask.SUPPLY),
+    )
+    decided = Envelope.new(
+        dossier="a",
+        key="d1",
+        occurred=Occurred.parse("2023-01-03"),
+        event=RequestDecided(request=str(request.id), decision=Decision.APPROVED, by="DEU"),
+    )
+    for order in ([request, decided], [decided, request]):
+        found = project(order, as_of=as_of("2023-01-31")).request("r1", "a")
+        assert found is not None
+        assert found.status == "approved"

@@ -15,12 +15,13 @@ from typing import Any
 
 import cattrs
 from cattrs.errors import IterableValidationNote
+from cattrs.gen import make_dict_structure_fn
 
 from events.envelope import Envelope, Source
 from events.errors import InvalidEvent
 from events.occurred import Occurred
 from events.quantity import Quantity
-from events.vocabulary import REGISTRY, Event, EventCorrected
+from events.vocabulary import REGISTRY, Condition, Event, EventCorrected
 
 JSON = dict[str, Any]
 Upcaster = Callable[[JSON], JSON]
@@ -101,6 +102,16 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(dt.date, _structure_date)
     conv.register_unstructure_hook(dt.date, dt.date.isoformat)
     conv.register_structure_hook(EventCorrected, _structure_correction)
+    plain_condition = make_dict_structure_fn(Condition, conv, _cattrs_forbid_extra_keys=True)
+
+    def _structure_condition(value: object, _: object) -> Condition:
+        if not isinstance(value, Mapping):
+            raise InvalidEvent(
+                "", f"expected a mapping {{actor, does: pledge, item?}}, got {value!r}"
+            )
+        return plain_condition(value, Condition)
+
+    conv.register_structure_hook(Condition, _structure_condition)
     conv.register_unstructure_hook(
         EventCorrected, lambda e: {"corrects": e.corrects, "changes": e.new_values()}
     )
@@ -113,6 +124,8 @@ converter = _make_converter()
 def _pressure_v1_to_v2(payload: JSON) -> JSON:
     """Version 1 named one pressing `actor`; version 2 a list of `actors`."""
     upcast = dict(payload)
+    if "actor" not in upcast:
+        raise InvalidEvent("actor", "required field missing (schema_version 1)")
     upcast["actors"] = [upcast.pop("actor")]
     return upcast
 
@@ -155,7 +168,11 @@ def event_from_dict(type_name: str, schema_version: int, payload: Mapping[str, A
     cls = REGISTRY.get(type_name)
     if cls is None:
         raise InvalidEvent("type", f"expected one of {', '.join(sorted(REGISTRY))}")
-    if not 1 <= schema_version <= cls.schema_version:
+    if (
+        not isinstance(schema_version, int)
+        or isinstance(schema_version, bool)
+        or not 1 <= schema_version <= cls.schema_version
+    ):
         raise InvalidEvent("schema_version", f"expected 1 to {cls.schema_version} for {type_name}")
     data = dict(payload)
     for version in range(schema_version, cls.schema_version):
@@ -164,6 +181,24 @@ def event_from_dict(type_name: str, schema_version: int, payload: Mapping[str, A
         return converter.structure(data, cls)
     except Exception as exc:  # cattrs raises groups of arbitrary errors
         raise _invalid(exc) from exc
+
+
+def corrected(
+    event: Event, occurred: Occurred, correction: EventCorrected
+) -> tuple[Event, Occurred]:
+    """The event and its valid time as `correction` restates them.
+
+    Raises `InvalidEvent` (path inside `changes`) when the result is not a
+    valid event: the importer refuses such a correction, the fold reports it.
+    """
+    changes = correction.new_values()
+    if "occurred" in changes:
+        try:
+            occurred = Occurred.parse(str(changes.pop("occurred")))
+        except InvalidEvent as err:
+            raise InvalidEvent("occurred", err.expected) from err
+    payload = {**event_to_dict(event), **changes}
+    return event_from_dict(event.type, event.schema_version, payload), occurred
 
 
 def event_to_dict(event: Event) -> JSON:
@@ -201,4 +236,6 @@ def envelope_to_dict(envelope: Envelope) -> JSON:
         "version": envelope.version,
         "payload": event_to_dict(envelope.event),
         "sources": [source_to_dict(s) for s in envelope.sources],
+        "cameo": envelope.event.cameo or None,
+        "plover": envelope.event.plover or None,
     }

@@ -129,15 +129,6 @@ class Occurred:
                 last = pendulum.instance(self.end).subtract(days=1)
                 return f"{_day_text(local)}/{_day_text(last)}"
 
-    @property
-    def cutoff(self) -> dt.datetime:
-        """The exclusive end, read as "as of this": the end of the day, week..."""
-        return self.end
-
-    def started_by(self, cutoff: dt.datetime) -> bool:
-        """Whether the fact may have happened before `cutoff` (exclusive)."""
-        return self.start < cutoff
-
     def ended_by(self, cutoff: dt.datetime) -> bool:
         """Whether the whole interval lies before `cutoff`: the fact is certain."""
         return self.end <= cutoff

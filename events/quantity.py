@@ -8,7 +8,11 @@ import attrs
 
 from events.errors import InvalidEvent
 
-EXPECTED = "a quantity: a whole number (14), a range (10-14) or an upper bound (<10)"
+MAXIMUM = 10**9
+"""No source counts more units than this; larger numbers are typing errors."""
+EXPECTED = (
+    f"a quantity up to {MAXIMUM:,}: a whole number (14), a range (10-14) or an upper bound (<10)"
+)
 # ASCII digits only: str.isdigit() and \d also accept superscripts and other scripts.
 _NUMBER = re.compile(r"[0-9]+")
 _RANGE = re.compile(r"([0-9]+)\s*-\s*([0-9]+)")
@@ -43,6 +47,10 @@ class Quantity:
         if (match := _BOUND.fullmatch(text)) and int(match[1]) > 0:
             return cls(0, int(match[1]) - 1)
         raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.low <= self.high <= MAXIMUM:
+            raise InvalidEvent("", f"expected {EXPECTED}, got {self.low}-{self.high}")
 
     @property
     def exact(self) -> bool:

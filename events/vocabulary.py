@@ -31,10 +31,6 @@ class Stance(enum.StrEnum):
     SUPPORTIVE = "supportive"
     COMMITTED = "committed"
 
-    @property
-    def rank(self) -> int:
-        return list(Stance).index(self)
-
 
 class Ask(enum.StrEnum):
     SUPPLY = "supply"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -25,9 +25,8 @@ from events import (
     EventCorrected,
     EventRetracted,
     InvalidEvent,
-    Occurred,
 )
-from events.codec import event_from_dict, event_to_dict
+from events.codec import corrected
 
 _FIXES = (EventCorrected, EventRetracted)
 
@@ -178,13 +177,9 @@ def _corrected(target: Envelope, corrections: Sequence[Envelope]) -> Envelope:
     """
     event, occurred = target.event, target.occurred
     for correction in sorted(corrections, key=fix_order):
-        changes: dict[str, Any] = dict(event_to_dict(correction.event)["changes"])
+        assert isinstance(correction.event, EventCorrected)  # only corrections are given
         try:
-            if "occurred" in changes:
-                occurred = Occurred.parse(changes.pop("occurred"))
-            event = event_from_dict(
-                event.type, event.schema_version, {**event_to_dict(event), **changes}
-            )
+            event, occurred = corrected(event, occurred, correction.event)
         except InvalidEvent as err:
             raise err.at(key=correction.key, prefix="changes") from err
     return attrs.evolve(target, event=event, occurred=occurred)

@@ -95,7 +95,7 @@ def cli() -> None:
 def init(db: str) -> None:
     """Create or upgrade the database schema (the only path to it).
 
-    Example: timeline --db sqlite:///timeline.db init
+    Example: timeline init --db sqlite:///timeline.db
     """
     engine = create_engine(db)
     migrate.upgrade(engine)

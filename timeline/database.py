@@ -27,6 +27,8 @@ def default_url() -> str:
 
 def normalise_url(url: str | URL) -> URL:
     """Point PostgreSQL URLs at psycopg 3, the driver the engine supports."""
+    if not str(url).strip():
+        raise StoreUnavailable("''", "expected a URL such as sqlite:///timeline.db")
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError as err:

@@ -24,16 +24,17 @@ from events import (
     Envelope,
     Event,
     EventCorrected,
+    EventRetracted,
     InvalidEvent,
     Occurred,
     PositionStated,
     RequestFiled,
     Source,
 )
-from events.codec import event_from_dict, event_to_dict, source_from_dict
+from events.codec import corrected, event_from_dict, event_to_dict, source_from_dict
 from timeline.errors import DossierError
+from timeline.schema import NAME_LENGTH
 
-ENVELOPE_FIELDS = ("id", "key", "type", "schema_version", "occurred", "sources")
 HEADER_FIELDS = {"dossier", "title", "actors", "items", "issues", "sources", "events"}
 ISO_STATES = frozenset(country.alpha_3 for country in pycountry.countries)
 ANY_ALLY = "allies"
@@ -49,11 +50,15 @@ class _Mapping(dict[str, Any]):
     key_lines: dict[str, int]
 
 
+_TAKEN_OVER = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int"}
+
+
 class _Loader(yaml.SafeLoader):
     """Safe YAML that keeps dates as text (we parse precision ourselves) and lines."""
 
+    # YAML 1.1 would read 2023-01-25 as a date, and 010 as 8 or 1:30 as 90.
     yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _TAKEN_OVER]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
@@ -90,6 +95,7 @@ class DossierFile:
     declared: Envelope
     envelopes: tuple[Envelope, ...]
     lines: Mapping[str, int] = attrs.field(factory=dict)
+    context: _Context | None = attrs.field(default=None, eq=False)
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -175,6 +181,15 @@ def _declared(name: str, header: Mapping[str, Any], line: int) -> DossierDeclare
             raise _fail(name, lines.get(field, line), "expected a mapping of codes", field=field)
         return value
 
+    for field in ("actors", "items", "issues"):
+        for code in mapping(field, required=False):
+            if not isinstance(code, str) or not 0 < len(code) <= NAME_LENGTH:
+                raise _fail(
+                    name,
+                    lines.get(field, line),
+                    f"expected codes of 1 to {NAME_LENGTH} characters",
+                    field=f"{field}.{code}",
+                )
     unknown = set(header) - HEADER_FIELDS
     if unknown:
         field = sorted(unknown)[0]
@@ -253,7 +268,7 @@ def _envelope(context: _Context, dossier: str, record: _Record) -> Envelope:
     data.pop("key")
     try:
         cls_version = version if version is not None else _current_version(type_name)
-        event = event_from_dict(type_name, int(cls_version), data)
+        event = event_from_dict(type_name, cls_version, data)
         envelope = Envelope.new(
             dossier=dossier,
             key=key,
@@ -292,7 +307,8 @@ def _sources(
             raise fail(field, "expected a source mapping")
         entry = dict(entry)
         if "cite" in entry:
-            cited = context.sources.get(entry.pop("cite"))
+            name = entry.pop("cite")
+            cited = context.sources.get(name) if isinstance(name, str) else None
             if not isinstance(cited, Mapping):
                 raise fail(
                     f"{field}.cite", f"expected one of the header sources {sorted(context.sources)}"
@@ -355,7 +371,12 @@ def read_file(path: Path) -> DossierFile:
         dossier=dossier, key=_header_id(declared), occurred=DECLARED_AT, event=declared
     )
     return DossierFile(
-        path=name, dossier=dossier, declared=declaration, envelopes=tuple(envelopes), lines=seen
+        path=name,
+        dossier=dossier,
+        declared=declaration,
+        envelopes=tuple(envelopes),
+        lines=seen,
+        context=context,
     )
 
 
@@ -409,19 +430,21 @@ def check_references(files: Sequence[DossierFile], stored: Lookup) -> None:
 
 
 def _check_correction(dossier_file: DossierFile, correction: Envelope, target: Envelope) -> None:
-    """A correction must leave its target a valid event."""
+    """A correction must name a fact, and leave it valid and naming known codes."""
     assert isinstance(correction.event, EventCorrected)
-    changes = correction.event.new_values()
+    line = dossier_file.line_of(correction.key)
+
+    def fail(field: str, expected: str) -> DossierError:
+        return _fail(dossier_file.path, line, expected, key=correction.key, field=field)
+
+    if isinstance(target.event, EventCorrected | EventRetracted | DossierDeclared):
+        raise fail("corrects", f"expected a fact; {target.key!r} is a {target.type}")
     try:
-        if "occurred" in changes:
-            Occurred.parse(str(changes.pop("occurred")))
-        payload = {**event_to_dict(target.event), **changes}
-        event_from_dict(target.type, target.schema_version, payload)
+        event, _ = corrected(target.event, target.occurred, correction.event)
     except InvalidEvent as err:
-        raise _fail(
-            dossier_file.path,
-            dossier_file.line_of(correction.key),
+        raise fail(
+            f"changes.{err.path}" if err.path else "changes",
             f"the correction would make {target.key!r} invalid: {err.expected}",
-            key=correction.key,
-            field=f"changes.{err.path}" if err.path else "changes",
         ) from err
+    if dossier_file.context is not None:
+        _check_codes(dossier_file.context, event, lambda f, e: fail(f"changes.{f}", e))

@@ -16,7 +16,22 @@ from events import DossierDeclared, Envelope, InvalidEvent, Occurred
 from projections import Diff, State, diff, project
 from timeline import dossier as dossier_files
 from timeline import snapshots
+from timeline.errors import DossierError, DuplicateEvent
 from timeline.store import EventStore
+
+
+def _located(files: Sequence[dossier_files.DossierFile], err: DuplicateEvent) -> DossierError:
+    """The store's refusal, pointed at the file and line of the event it refused."""
+    for dossier_file in files:
+        if dossier_file.dossier == err.dossier and err.key in dossier_file.lines:
+            return DossierError(
+                dossier_file.path,
+                dossier_file.line_of(err.key),
+                str(err),
+                key=err.key,
+                field="key",
+            )
+    return DossierError(files[0].path if files else "", None, str(err), key=err.key)
 
 
 def cutoff(when: str | dt.datetime) -> dt.datetime:
@@ -63,13 +78,20 @@ class Timeline:
             batch = batches.setdefault(dossier_file.dossier, [])
             batch.append(dossier_file.declared)
             batch.extend(dossier_file.envelopes)
-        stored = self.store.append_batches(batches)
+        try:
+            stored = self.store.append_batches(batches)
+        except DuplicateEvent as err:
+            raise _located(files, err) from err
+        # Declarations are bookkeeping: counts are of the files' own events.
         appended = dict.fromkeys(batches, 0)
         for envelope in stored:
-            appended[envelope.dossier] += 1
-        unchanged = {
-            name: len({e.id for e in batch}) - appended[name] for name, batch in batches.items()
-        }
+            if not isinstance(envelope.event, DossierDeclared):
+                appended[envelope.dossier] += 1
+        unchanged = dict.fromkeys(batches, 0)
+        for dossier_file in files:
+            unchanged[dossier_file.dossier] += len(dossier_file.envelopes)
+        for name in unchanged:
+            unchanged[name] -= appended[name]
         return ImportReport(files=len(files), appended=appended, unchanged=unchanged)
 
     def log(

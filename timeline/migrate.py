@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 
 from timeline.errors import SchemaNotReady, StoreUnavailable
@@ -46,11 +47,15 @@ def current_revision(engine: Engine) -> str | None:
 @contextlib.contextmanager
 def reachable(engine: Engine) -> Iterator[None]:
     """Driver failures to connect become one `StoreUnavailable` naming the database."""
+    url = engine.url.render_as_string(hide_password=True)
     try:
         yield
-    except sa.exc.OperationalError as err:
-        url = engine.url.render_as_string(hide_password=True)
+    except sa.exc.DBAPIError as err:
         raise StoreUnavailable(url, str(err.orig).strip().splitlines()[0]) from err
+    except CommandError as err:  # e.g. a revision this engine does not know
+        raise StoreUnavailable(
+            url, f"{err}; the database was made by a newer engine: upgrade this one"
+        ) from err
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -69,7 +74,13 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def require_current(engine: Engine) -> None:
-    """Refuse to work on a database whose schema is missing or behind."""
+    """Refuse to work on a database whose schema is missing, behind or unknown."""
     head, current = head_revision(), current_revision(engine)
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current is not None and current not in known:
+        url = engine.url.render_as_string(hide_password=True)
+        raise StoreUnavailable(
+            url, f"its schema is at revision {current}, made by a newer engine: upgrade this one"
+        )
     if current != head:
         raise SchemaNotReady(engine.url.render_as_string(hide_password=True), current, head)

@@ -70,7 +70,7 @@ def state_tables(state: JSON, label: str) -> list[Table]:
                 p["category"],
                 _quantity(p),
                 "" if p.get("delivered") is None else str(p["delivered"]),
-                f"{p['first_announced']}{_certain(p)}",
+                f"{p['first_announced']}{_certain(p)}" if p["first_announced"] else "",
             )
         tables.append(pledges)
     if state["totals"]:
@@ -189,13 +189,13 @@ def diff_markdown(document: JSON, start: str, end: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def log_table(envelopes: Iterable[Envelope], *, with_sources: bool = True) -> Table:
+def log_table(envelopes: Iterable[Envelope]) -> Table:
     table = Table(title="Events")
     for column in ("occurred", "key", "type", "actors", "source"):
         table.add_column(column)
     for e in envelopes:
         source = ""
-        if with_sources and e.sources:
+        if e.sources:
             first = e.sources[0]
             source = f"{first.publisher} {first.published}: “{first.quote}”"
         table.add_row(

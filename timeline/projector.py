@@ -62,7 +62,7 @@ class Projector:
         store: EventStore,
         *,
         page_size: int = 20_000,
-        snapshot_every: int = 5_000,
+        snapshot_every: int = 20_000,
         keep_every: int = 100_000,
     ) -> None:
         self.store = store
@@ -138,7 +138,7 @@ class Projector:
                 moments.append(envelope.occurred.start)
         return min(moments, default=None)
 
-    def _apply_page(self, conn: Connection, page: list[Envelope]) -> None:
+    def _apply_page(self, conn: Connection, page: list[Envelope], *, caught_up: bool) -> None:
         assert self._fold is not None
         self._context.add(
             self.store, (e for e in page if isinstance(e.event, snapshots.FIXES_CLASSES))
@@ -154,9 +154,10 @@ class Projector:
         else:
             snapshots.drop_after(conn, affected)
             self._fold, self._categories = self._refold_from(conn, affected, conn)
-        if self._fold.last is not None:
+        if caught_up and self._fold.last is not None:
             # Every fact known is folded: a snapshot just after the latest one
-            # serves "as of now" queries without folding anything.
+            # serves "as of now" queries without folding anything. Only once
+            # caught up: a snapshot costs a copy of the whole state.
             self._save(conn, self._fold.last[0] + dt.timedelta(microseconds=1), self._fold)
         state = freeze(self._fold, self._categories, as_of=snapshots.END_OF_TIME, known_at=None)
         self._write(conn, _rows(state))
@@ -205,7 +206,8 @@ class Projector:
                 with self.store.engine.connect().execution_options(**WRITE) as conn, conn.begin():
                     if snapshots.checkpoint(conn, lock=True) != self.position:
                         raise _Moved
-                    self._apply_page(conn, page)
+                    caught_up = (page[-1].position or 0) >= self.store.head()
+                    self._apply_page(conn, page, caught_up=caught_up)
             except (_Moved, sa.exc.IntegrityError):
                 # Another projector moved the checkpoint: start again from its work.
                 with self.store.engine.connect() as conn:

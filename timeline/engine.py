@@ -1,7 +1,7 @@
 """The engine's facade: what the CLI and Python callers use.
 
-It owns "now" (projections never read a clock), turns user dates into
-cutoffs, and is the only place that wires the store to the projections.
+It turns user dates into cutoffs (projections take only instants and never
+read a clock) and is the only place that wires the store to the projections.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from events import Envelope
+from events import DossierDeclared, Envelope, EventRetracted
 from projections import Fold, State, advance, fold_order, freeze, item_to_json, project
 from timeline import snapshots
 from timeline.database import WRITE
@@ -130,6 +130,8 @@ class Projector:
         """The earliest valid time the page changes in the past, or None if it only adds."""
         moments = []
         for envelope in page:
+            if self._only_categories(envelope):
+                continue
             if isinstance(envelope.event, snapshots.FIXES_CLASSES):
                 moments.append(self._context.reach(envelope))
             elif (fold.last is not None and fold_order(envelope) < fold.last) or (
@@ -137,6 +139,20 @@ class Projector:
             ):
                 moments.append(envelope.occurred.start)
         return min(moments, default=None)
+
+    def _only_categories(self, envelope: Envelope) -> bool:
+        """A declaration, or a retraction of one, changes item categories and nothing else.
+
+        Categories apply when the state is frozen, not while folding, so such
+        events need no refold: a new dossier costs nothing in an old one.
+        """
+        event = envelope.event
+        if isinstance(event, DossierDeclared):
+            return True
+        if isinstance(event, EventRetracted):
+            target = self._context.target(envelope, event.retracts)
+            return target is not None and isinstance(target.event, DossierDeclared)
+        return False
 
     def _apply_page(self, conn: Connection, page: list[Envelope], *, caught_up: bool) -> None:
         assert self._fold is not None
@@ -146,11 +162,23 @@ class Projector:
         affected = self._affected_from(page, self._fold)
         self.position = page[-1].position or self.position
         if affected is None:
-            facts = sorted(page, key=fold_order)
-            # A fact starting exactly where a snapshot was cut (the page-end
-            # snapshot is cut just after the last start) may sort after it.
-            snapshots.drop_after(conn, facts[0].occurred.start)
-            self._advance(self._fold, facts, conn)
+            facts = sorted(
+                (e for e in page if not isinstance(e.event, snapshots.FIXES_CLASSES)),
+                key=fold_order,
+            )
+            if facts:
+                # A fact starting exactly where a snapshot was cut (the page-end
+                # snapshot is cut just after the last start) may sort after it.
+                snapshots.drop_after(conn, facts[0].occurred.start)
+                self._advance(self._fold, facts, conn)
+            if any(self._only_categories(e) for e in page):
+                self._categories = snapshots.facts_from(
+                    self.store,
+                    self._context.envelopes.values(),
+                    snapshots.END_OF_TIME,
+                    snapshots.END_OF_TIME,
+                    through=self.position,
+                )[1]
         else:
             snapshots.drop_after(conn, affected)
             self._fold, self._categories = self._refold_from(conn, affected, conn)

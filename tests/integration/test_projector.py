@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from events import Envelope, Occurred, PositionStated, Stance
+from events import DossierDeclared, Envelope, Occurred, PositionStated, Stance
 from projections import project
 from tests.strategies import as_of_points, histories
 from timeline import snapshots, synthetic
@@ -149,3 +149,25 @@ def test_two_projectors_taking_turns_keep_the_read_models_right(engine: Engine) 
             second.rebuild()
     first.catch_up()
     assert read_models(store) == expected_read_models(store)
+
+
+def test_a_new_declaration_mid_stream_changes_only_categories(engine: Engine) -> None:
+    """A later header that recategorises an item updates totals without losing anything."""
+    store = EventStore(engine)
+    history = [attrs_free(e) for e in _long_history()]
+    projector = Projector(store, page_size=40, snapshot_every=30)
+    store.append_batches({"synthetic-01": history[:150]})
+    projector.catch_up()
+    first = history[0]
+    assert isinstance(first.event, DossierDeclared)
+    items = tuple((code, name, "training") for code, name, _ in first.event.items)
+    again = Envelope.new(
+        dossier=first.dossier,
+        key="declared-again",
+        occurred=first.occurred,
+        event=attrs.evolve(first.event, items=items),
+    )
+    store.append_batches({"synthetic-01": [again, *history[150:]]})
+    projector.catch_up()
+    assert read_models(store) == expected_read_models(store)
+    assert {row["category"] for row in read_models(store)["totals"]} == {"training"}

@@ -132,7 +132,7 @@ class Projector:
         for envelope in page:
             if self._only_categories(envelope):
                 continue
-            if isinstance(envelope.event, snapshots.FIXES_CLASSES):
+            if isinstance(envelope.event, snapshots.TIMELESS):
                 moments.append(self._context.reach(envelope))
             elif (fold.last is not None and fold_order(envelope) < fold.last) or (
                 self._context.names(envelope)
@@ -156,14 +156,12 @@ class Projector:
 
     def _apply_page(self, conn: Connection, page: list[Envelope], *, caught_up: bool) -> None:
         assert self._fold is not None
-        self._context.add(
-            self.store, (e for e in page if isinstance(e.event, snapshots.FIXES_CLASSES))
-        )
+        self._context.add(self.store, (e for e in page if isinstance(e.event, snapshots.TIMELESS)))
         affected = self._affected_from(page, self._fold)
         self.position = page[-1].position or self.position
         if affected is None:
             facts = sorted(
-                (e for e in page if not isinstance(e.event, snapshots.FIXES_CLASSES)),
+                (e for e in page if not isinstance(e.event, snapshots.TIMELESS)),
                 key=fold_order,
             )
             if facts:

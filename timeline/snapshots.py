@@ -42,10 +42,10 @@ from timeline.store import EventStore
 END_OF_TIME = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 BEGINNING = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 PROJECTOR = "read-models"
-FIX_TYPES = (EventCorrected.type, EventRetracted.type)
-FIXES = (*FIX_TYPES, DossierDeclared.type)
 FIX_CLASSES = (EventCorrected, EventRetracted)
-FIXES_CLASSES = (*FIX_CLASSES, DossierDeclared)
+# Events that apply at every valid time: fixes, and declarations (categories).
+TIMELESS = (*FIX_CLASSES, DossierDeclared)
+TIMELESS_TYPES = tuple(cls.type for cls in TIMELESS)
 # Pickles hold classes of `events` and `projections` and the shape saved here.
 FINGERPRINT = hashlib.sha256(
     b"".join(
@@ -92,7 +92,7 @@ class Context:
 
     def names(self, envelope: Envelope) -> bool:
         """Whether some fix held here names `envelope`."""
-        return envelope.id in self.envelopes and not isinstance(envelope.event, FIXES_CLASSES)
+        return envelope.id in self.envelopes and not isinstance(envelope.event, TIMELESS)
 
     def reach(self, fix: Envelope) -> dt.datetime:
         """The earliest valid time a fix changes: its targets' old and new starts."""
@@ -240,7 +240,7 @@ def untouched_before(conn: Connection, after: int) -> dt.datetime:
     fixes = conn.execute(
         sa.select(sa.func.count())
         .select_from(events_table)
-        .where(events_table.c.position > after, events_table.c.type.in_(FIXES))
+        .where(events_table.c.position > after, events_table.c.type.in_(TIMELESS_TYPES))
     ).scalar()
     if fixes:
         return BEGINNING
@@ -275,7 +275,7 @@ def facts_from(
 def full_context(store: EventStore, *, through: int | None = None) -> Context:
     """Every fix and declaration up to `through`, with their targets."""
     context = Context()
-    context.add(store, store.read_started(None, None, through=through, types=FIXES))
+    context.add(store, store.read_started(None, None, through=through, types=TIMELESS_TYPES))
     return context
 
 
@@ -291,7 +291,9 @@ def resume(store: EventStore, as_of: dt.datetime) -> State:
         accumulator, held = snapshot.thaw()
         start = snapshot.cutoff
         context = Context(held)
-        context.add(store, store.read_started(None, None, after=snapshot.position, types=FIXES))
+        context.add(
+            store, store.read_started(None, None, after=snapshot.position, types=TIMELESS_TYPES)
+        )
         held = list(context.envelopes.values())
     facts, categories = facts_from(store, held, start, as_of)
     advance(accumulator, facts)

@@ -121,6 +121,29 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
+def _make_trusted_converter() -> cattrs.Converter:
+    """Structures payloads the store wrote, so without the checks `converter` makes.
+
+    Every stored payload was built by `converter` (or upcast to its shape),
+    so reading one back need not re-validate text, lists or extra keys:
+    skipping that triples read throughput. Never use it on caller input.
+    """
+    conv = cattrs.Converter(detailed_validation=False)
+    conv.register_structure_hook(str, lambda value, _: value)
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda value, _: tuple(value))
+    conv.register_structure_hook(enum.StrEnum, lambda value, choices: choices(value))
+    conv.register_structure_hook(Occurred, lambda value, _: Occurred.parse(value))
+    conv.register_structure_hook(Quantity, lambda value, _: Quantity.parse(value))
+    conv.register_structure_hook(dt.date, lambda value, _: dt.date.fromisoformat(value))
+    conv.register_structure_hook(
+        EventCorrected, lambda value, _: EventCorrected.of(value["corrects"], value["changes"])
+    )
+    return conv
+
+
+_trusted = _make_trusted_converter()
+
+
 def _pressure_v1_to_v2(payload: JSON) -> JSON:
     """Version 1 named one pressing `actor`; version 2 a list of `actors`."""
     upcast = dict(payload)
@@ -183,6 +206,25 @@ def event_from_dict(type_name: str, schema_version: int, payload: Mapping[str, A
         raise _invalid(exc) from exc
 
 
+def stored_event(type_name: str, schema_version: int, payload: Mapping[str, Any]) -> Event:
+    """`event_from_dict` for payloads read back from the store: upcast, then trusted.
+
+    Payloads of an older schema version go through the validating path, as
+    their upcast shape was never checked.
+    """
+    cls = REGISTRY[type_name]
+    if schema_version != cls.schema_version:
+        return event_from_dict(type_name, schema_version, payload)
+    event: Event = _trusted.structure(payload, cls)
+    return event
+
+
+def stored_source(data: Mapping[str, Any]) -> Source:
+    """A source read back from the store (see `stored_event`)."""
+    source: Source = _trusted.structure(data, Source)
+    return source
+
+
 def corrected(
     event: Event, occurred: Occurred, correction: EventCorrected
 ) -> tuple[Event, Occurred]:
@@ -215,8 +257,17 @@ def source_from_dict(data: Mapping[str, Any]) -> Source:
 
 
 def source_to_dict(source: Source) -> JSON:
-    data: JSON = converter.unstructure(source)
-    return {k: v for k, v in data.items() if v is not None}
+    # By hand: every stored event has a source, and cattrs costs three times this.
+    data: JSON = {
+        "publisher": source.publisher,
+        "published": source.published.isoformat(),
+        "quote": source.quote,
+    }
+    if source.title is not None:
+        data["title"] = source.title
+    if source.url is not None:
+        data["url"] = source.url
+    return data
 
 
 def envelope_to_dict(envelope: Envelope) -> JSON:

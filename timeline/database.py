@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import orjson
+import psycopg.types.json
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
@@ -44,7 +46,17 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise StoreUnavailable(str(url), "expected a sqlite:// or postgresql:// URL")
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, **kwargs)
+        engine = sa.create_engine(parsed, **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def _session(dbapi_connection: Any, _record: Any) -> None:
+            # The store reads rows through the driver (`timeline.rows`):
+            # times in UTC, JSON decoded by orjson.
+            psycopg.types.json.set_json_loads(orjson.loads, dbapi_connection)
+            dbapi_connection.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.commit()
+
+        return engine
     engine = sa.create_engine(parsed, connect_args={"timeout": 60}, **kwargs)
 
     @sa.event.listens_for(engine, "connect")

@@ -29,14 +29,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import attrs
 import pendulum
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine
 
-from events import Envelope, InvalidEvent, Occurred, Precision
-from events.codec import event_from_dict, event_to_dict, source_from_dict, source_to_dict
-from timeline import migrate
+from events import Envelope, InvalidEvent
+from timeline import migrate, rows
 from timeline.database import WRITE, create_engine, default_url
 from timeline.errors import ConcurrencyError, DuplicateEvent
 from timeline.schema import NAME_LENGTH
@@ -50,41 +48,6 @@ _LOOKUP_CHUNK = 500
 
 def utc_now() -> dt.datetime:
     return pendulum.now("UTC")
-
-
-def envelope_from_row(row: RowMapping) -> Envelope:
-    """Rebuild a stored envelope; the codec upcasts old payload versions."""
-    return Envelope(
-        id=row["id"],
-        key=row["key"],
-        dossier=row["dossier"],
-        occurred=Occurred(
-            row["occurred_start"], row["occurred_end"], Precision(row["occurred_precision"])
-        ),
-        event=event_from_dict(row["type"], row["schema_version"], row["payload"]),
-        sources=tuple(source_from_dict(s) for s in row["sources"]),
-        recorded=row["recorded"],
-        position=row["position"],
-        version=row["version"],
-    )
-
-
-def _row(envelope: Envelope, position: int, version: int, recorded: dt.datetime) -> dict[str, Any]:
-    return {
-        "position": position,
-        "id": envelope.id,
-        "dossier": envelope.dossier,
-        "key": envelope.key,
-        "version": version,
-        "type": envelope.type,
-        "schema_version": envelope.schema_version,
-        "occurred_start": envelope.occurred.start,
-        "occurred_end": envelope.occurred.end,
-        "occurred_precision": str(envelope.occurred.precision),
-        "recorded": recorded,
-        "payload": event_to_dict(envelope.event),
-        "sources": [source_to_dict(s) for s in envelope.sources],
-    }
 
 
 def _chunks(values: Sequence[Any], size: int = _LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
@@ -172,7 +135,21 @@ class EventStore:
             actual = versions[dossier] if dossier in versions else self._version(conn, dossier)
             if expected != actual:
                 raise ConcurrencyError(dossier, expected, actual)
-        fresh = self._new_events(conn, batches)
+        candidates = self._distinct(batches)
+        try:
+            # Optimistic: a batch of new events, the usual case, needs no
+            # lookups; should it clash with stored events, the savepoint
+            # undoes the insert and the lookups sort out what is new.
+            with conn.begin_nested():
+                return self._insert(conn, candidates, dict(versions))
+        except sa.exc.IntegrityError:
+            pass
+        return self._insert(conn, self._not_stored(conn, candidates), versions)
+
+    def _insert(
+        self, conn: Connection, fresh: list[Envelope], versions: dict[str, int]
+    ) -> tuple[Envelope, ...]:
+        """Number `fresh` after the last stored event and insert them; `versions` advance."""
         if not fresh:
             return ()
         last = conn.execute(
@@ -180,29 +157,35 @@ class EventStore:
         ).first()
         position = last.position if last else 0
         recorded = max(self.clock(), last.recorded) if last else self.clock()
-        rows, stored = [], []
+        dialect = conn.dialect.name
+        encoded, stored = [], []
         for envelope in fresh:
             position += 1
             versions[envelope.dossier] += 1
-            rows.append(_row(envelope, position, versions[envelope.dossier], recorded))
+            version = versions[envelope.dossier]
+            encoded.append(rows.encode(envelope, position, version, recorded, dialect))
             stored.append(
-                attrs.evolve(
-                    envelope,
-                    position=position,
-                    version=versions[envelope.dossier],
+                Envelope(
+                    id=envelope.id,
+                    key=envelope.key,
+                    dossier=envelope.dossier,
+                    occurred=envelope.occurred,
+                    event=envelope.event,
+                    sources=envelope.sources,
                     recorded=recorded,
+                    position=position,
+                    version=version,
                 )
             )
-        conn.execute(table.insert(), rows)
-        if conn.dialect.name == "postgresql":
+        rows.insert(conn, encoded)
+        if dialect == "postgresql":
             # Delivered at commit, so a follower never wakes before it can read.
             conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(position))))
         return tuple(stored)
 
-    def _new_events(
-        self, conn: Connection, batches: Mapping[str, Sequence[Envelope]]
-    ) -> list[Envelope]:
-        """The envelopes not stored yet; identical re-appends drop out, conflicts raise."""
+    @staticmethod
+    def _distinct(batches: Mapping[str, Sequence[Envelope]]) -> list[Envelope]:
+        """The batch's envelopes once each; one id given two contents raises."""
         seen: dict[uuid.UUID, Envelope] = {}
         for batch in batches.values():
             for envelope in batch:
@@ -214,10 +197,14 @@ class EventStore:
                         envelope.id,
                         "the batch holds two different events with this id",
                     )
-        existing = self._existing(conn, list(seen.values()))
+        return list(seen.values())
+
+    def _not_stored(self, conn: Connection, candidates: list[Envelope]) -> list[Envelope]:
+        """The candidates not stored yet; identical re-appends drop out, conflicts raise."""
+        existing = self._existing(conn, candidates)
         fresh = []
         keys: dict[tuple[str, str], uuid.UUID] = {}
-        for envelope in seen.values():
+        for envelope in candidates:
             stored = existing.get(envelope.id)
             if stored is not None:
                 if not stored.same_fact(envelope):
@@ -251,8 +238,8 @@ class EventStore:
     def _existing(self, conn: Connection, envelopes: list[Envelope]) -> dict[uuid.UUID, Envelope]:
         found: dict[uuid.UUID, Envelope] = {}
         for chunk in _chunks([e.id for e in envelopes]):
-            for row in conn.execute(sa.select(table).where(table.c.id.in_(chunk))).mappings():
-                found[row["id"]] = envelope_from_row(row)
+            for envelope in rows.fetch(conn, rows.select().where(table.c.id.in_(chunk))):
+                found[envelope.id] = envelope
         return found
 
     def _taken_keys(self, conn: Connection, envelopes: list[Envelope]) -> set[tuple[str, str]]:
@@ -309,12 +296,11 @@ class EventStore:
         with self.engine.connect() as conn:
             for chunk in _chunks(names):
                 ids = [i for i in map(_as_uuid, chunk) if i is not None]
-                query = sa.select(table).where(
+                query = rows.select().where(
                     table.c.dossier == dossier,
                     sa.or_(table.c.key.in_(chunk), table.c.id.in_(ids)),
                 )
-                for row in conn.execute(query).mappings():
-                    envelope = envelope_from_row(row)
+                for envelope in rows.fetch(conn, query):
                     by_key[envelope.key] = by_id[envelope.id] = envelope
         found = {}
         for name in names:
@@ -329,7 +315,7 @@ class EventStore:
         after = from_version - 1
         while True:
             query = (
-                sa.select(table)
+                rows.select()
                 .where(table.c.dossier == dossier, table.c.version > after)
                 .order_by(table.c.version)
                 .limit(self.page_size)
@@ -369,7 +355,7 @@ class EventStore:
             filters.append(table.c.recorded < recorded_before)
         while True:
             query = (
-                sa.select(table)
+                rows.select()
                 .where(table.c.position > after, *filters)
                 .order_by(table.c.position)
                 .limit(self.page_size)
@@ -408,7 +394,7 @@ class EventStore:
             filters.append(table.c.type.in_(list(types)))
         last: tuple[dt.datetime, int] | None = None
         while True:
-            query = sa.select(table).where(*filters)
+            query = rows.select().where(*filters)
             if last is not None:
                 query = query.where(
                     sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last)
@@ -460,7 +446,7 @@ class EventStore:
 
     def _fetch(self, query: sa.Select[Any]) -> list[Envelope]:
         with self.engine.connect() as conn:
-            return [envelope_from_row(row) for row in conn.execute(query).mappings()]
+            return rows.fetch(conn, query)
 
 
 class Waiter:

@@ -427,13 +427,18 @@ def test_append_batches_conflict_in_second_dossier_leaves_first_unwritten(
 
 
 def test_a_failure_while_inserting_rolls_everything_back(store: EventStore) -> None:
-    """An error raised by the database driver mid-append leaves no row and no used position."""
+    """An error raised by the database driver mid-append leaves no row and no used position.
+
+    SQLite fails the INSERT itself; PostgreSQL inserts with COPY, outside
+    SQLAlchemy's events, so it fails the NOTIFY that follows in the same
+    transaction, after the rows are in.
+    """
 
     class Boom(Exception):
         pass
 
     def fail_inserts(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT"):
+        if statement.lstrip().upper().startswith("INSERT") or "pg_notify" in statement:
             raise Boom
 
     sa.event.listen(store.engine, "before_cursor_execute", fail_inserts)

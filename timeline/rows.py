@@ -1,0 +1,172 @@
+"""Envelopes to and from the raw driver values of the `events` table.
+
+The store writes and reads events through the DBAPI driver, not through
+SQLAlchemy's type processing: at a million events the per-value bind and
+result processors cost more than the database itself. This module is the
+one place that knows how each backend keeps each column, and it must keep
+them exactly as the `timeline.schema` types do, so that rows written here
+read back through SQLAlchemy too (and the other way round):
+
+* SQLite: ids as 32 hex digits, times as naive UTC text
+  ``YYYY-MM-DD HH:MM:SS.ffffff`` (which sorts correctly), JSON as text.
+* PostgreSQL: native ``uuid``, ``timestamptz`` and ``jsonb``; rows go in
+  with ``COPY``, and psycopg hands back UUIDs, aware datetimes and decoded
+  JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from events import Envelope, Occurred, Precision
+from events.codec import event_to_dict, source_to_dict, stored_event, stored_source
+from timeline.schema import events as table
+
+COLUMNS = tuple(column.name for column in table.c)
+"""The `events` columns, in the order raw rows hold them."""
+
+_RAW: tuple[sa.ColumnElement[Any], ...] = tuple(
+    sa.type_coerce(column, sa.types.NullType()) for column in table.c
+)
+
+
+def select() -> sa.Select[Any]:
+    """`SELECT` every column of `events` as the driver's values, unprocessed."""
+    return sa.select(*_RAW)
+
+
+RawRow = Sequence[Any]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _sqlite_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _sqlite_parse(text: str) -> dt.datetime:
+    # Day-precision facts share their bounds: a cache saves most parses.
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def _pg_time(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
+
+
+def _same(value: uuid.UUID) -> uuid.UUID:
+    return value
+
+
+def _hex_uuid(value: str) -> uuid.UUID:
+    return uuid.UUID(hex=value)
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _payload(envelope: Envelope) -> str:
+    return orjson.dumps(event_to_dict(envelope.event)).decode()
+
+
+def _sources(envelope: Envelope) -> str:
+    return orjson.dumps([source_to_dict(s) for s in envelope.sources]).decode()
+
+
+def encode(
+    envelope: Envelope, position: int, version: int, recorded: dt.datetime, dialect: str
+) -> tuple[Any, ...]:
+    """The raw values of one row, in `COLUMNS` order, as `dialect` keeps them."""
+    occurred = envelope.occurred
+    if dialect == "sqlite":
+        return (
+            position,
+            envelope.id.hex,
+            envelope.dossier,
+            envelope.key,
+            version,
+            envelope.type,
+            envelope.schema_version,
+            _sqlite_time(occurred.start),
+            _sqlite_time(occurred.end),
+            str(occurred.precision),
+            _sqlite_time(recorded),
+            _payload(envelope),
+            _sources(envelope),
+        )
+    return (
+        position,
+        envelope.id,
+        envelope.dossier,
+        envelope.key,
+        version,
+        envelope.type,
+        envelope.schema_version,
+        occurred.start,
+        occurred.end,
+        str(occurred.precision),
+        recorded,
+        _payload(envelope),
+        _sources(envelope),
+    )
+
+
+def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert encoded rows on `conn`'s transaction: executemany on SQLite, COPY on PostgreSQL."""
+    if not rows:
+        return
+    names = ", ".join(f'"{name}"' for name in COLUMNS)
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO events ({names}) VALUES ({marks})", list(rows))
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a live connection inside a transaction
+    statement = f"COPY events ({names}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.IntegrityError as err:
+        # As SQLAlchemy would have raised it, so callers handle one error type.
+        raise sa.exc.IntegrityError(statement, None, err) from err
+
+
+def decoder(dialect: str) -> Callable[[RawRow], Envelope]:
+    """How to turn one raw row (selected with `select()`) into an envelope, for `dialect`."""
+    time: Callable[[Any], dt.datetime] = _pg_time
+    ident: Callable[[Any], uuid.UUID] = _same
+    if dialect == "sqlite":
+        time, ident = _sqlite_parse, _hex_uuid
+
+    def decode(row: RawRow) -> Envelope:
+        (position, id_, dossier, key, version, type_, schema_version) = row[:7]
+        (start, end, precision, recorded, payload, sources) = row[7:]
+        return Envelope(
+            id=ident(id_),
+            key=key,
+            dossier=dossier,
+            occurred=Occurred(time(start), time(end), Precision(precision)),
+            event=stored_event(type_, schema_version, _json(payload)),
+            sources=tuple(stored_source(s) for s in _json(sources)),
+            recorded=time(recorded),
+            position=position,
+            version=version,
+        )
+
+    return decode
+
+
+def fetch(conn: Connection, query: sa.Select[Any]) -> list[Envelope]:
+    """Run a query built on `select()` and decode every row."""
+    decode = decoder(conn.dialect.name)
+    return [decode(row) for row in conn.execute(query).all()]

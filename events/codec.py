@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -219,10 +220,21 @@ def stored_event(type_name: str, schema_version: int, payload: Mapping[str, Any]
     return event
 
 
+@functools.lru_cache(maxsize=16_384)
+def _stored_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
 def stored_source(data: Mapping[str, Any]) -> Source:
-    """A source read back from the store (see `stored_event`)."""
-    source: Source = _trusted.structure(data, Source)
-    return source
+    """A source read back from the store (see `stored_event`), built by hand:
+    every event has one, and this is the hottest line of a replay."""
+    return Source(
+        publisher=data["publisher"],
+        published=_stored_date(data["published"]),
+        quote=data["quote"],
+        title=data.get("title"),
+        url=data.get("url"),
+    )
 
 
 def corrected(

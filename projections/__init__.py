@@ -15,7 +15,7 @@ from projections.export import (
     item_to_json,
     state_to_json,
 )
-from projections.fold import Fold, advance, freeze, project
+from projections.fold import FOLDED_TYPES, Fold, advance, freeze, project
 from projections.record import Record, fold_order, settle
 from projections.state import (
     OPEN,
@@ -36,6 +36,7 @@ from projections.state import (
 
 __all__ = [
     "DIFF_SCHEMA",
+    "FOLDED_TYPES",
     "OPEN",
     "SECTIONS",
     "STATE_SCHEMA",

@@ -535,6 +535,14 @@ def _coalitions(fold: Fold) -> list[Coalition]:
     ]
 
 
+FOLDED_TYPES: frozenset[str] = frozenset(
+    cls.type for cls in _apply.registry if cls is not Event and issubclass(cls, Event)
+)
+"""The event types the fold reads; the others (statements, threats...) stay in the log.
+
+A stream feeding a fold may leave the rest out: the state is the same."""
+
+
 def project(
     envelopes: Iterable[Envelope],
     *,

@@ -149,7 +149,14 @@ class Timeline:
         known_at: str | dt.datetime | None = None,
         dossier: str | None = None,
     ) -> Diff:
-        """What changed between two valid times, each change with its events."""
+        """What changed between two valid times, each change with its events.
+
+        Across all dossiers and as known now, both states resume from snapshots
+        (see `state`); otherwise both fold the events, read once.
+        """
+        if known_at is None and dossier is None:
+            before = snapshots.resume(self.store, cutoff(start))
+            return diff(before, snapshots.resume(self.store, cutoff(end)))
         known = cutoff(known_at) if known_at is not None else None
         events = list(self._events(dossier, known))
         before = project(events, as_of=cutoff(start), known_at=known)

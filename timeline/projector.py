@@ -20,6 +20,7 @@ changed declaration (item categories) refolds from the beginning.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -28,7 +29,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from events import DossierDeclared, Envelope, EventRetracted
-from projections import Fold, State, advance, fold_order, freeze, item_to_json, project
+from projections import (
+    FOLDED_TYPES,
+    Fold,
+    State,
+    advance,
+    fold_order,
+    freeze,
+    item_to_json,
+    project,
+    settle,
+)
 from timeline import snapshots
 from timeline.database import WRITE
 from timeline.schema import READ_MODELS, checkpoints
@@ -74,6 +85,7 @@ class Projector:
         self._rows: Rows = {}
         self._context = snapshots.Context()
         self._last_snapshot_step = 0
+        self._progress: Progress | None = None
         self.position = 0
 
     # -- state kept between pages ---------------------------------------------
@@ -94,11 +106,14 @@ class Projector:
     def _refold_from(
         self, conn: Connection, moment: dt.datetime, write: Connection | None
     ) -> tuple[Fold, Mapping[str, str]]:
-        """Fold everything up to the checkpoint from the last snapshot before `moment`."""
+        """Fold everything up to the checkpoint from the last snapshot before `moment`.
+
+        The facts stream from the store: memory holds the fold, never the history.
+        """
         snapshot = snapshots.latest(conn, moment)
         accumulator = snapshot.thaw()[0] if snapshot else Fold()
         start = snapshot.cutoff if snapshot else snapshots.BEGINNING
-        facts, categories = snapshots.facts_from(
+        facts, categories = snapshots.stream_facts(
             self.store,
             self._context.envelopes.values(),
             start,
@@ -122,6 +137,8 @@ class Projector:
                 and accumulator.last[0] < fact.occurred.start
             ):
                 self._save(write, fact.occurred.start, accumulator)
+                if self._progress is not None:
+                    self._progress(min(accumulator.step, self.position), self.position)
             advance(accumulator, (fact,))
 
     # -- one page --------------------------------------------------------------
@@ -130,15 +147,29 @@ class Projector:
         """The earliest valid time the page changes in the past, or None if it only adds."""
         moments = []
         for envelope in page:
-            if self._only_categories(envelope):
+            if self._only_categories(envelope) or not self._folded(envelope):
                 continue
             if isinstance(envelope.event, snapshots.TIMELESS):
-                moments.append(self._context.reach(envelope))
+                if self._reaches_fold(envelope):
+                    moments.append(self._context.reach(envelope))
             elif (fold.last is not None and fold_order(envelope) < fold.last) or (
                 self._context.names(envelope)
             ):
                 moments.append(envelope.occurred.start)
         return min(moments, default=None)
+
+    @staticmethod
+    def _folded(envelope: Envelope) -> bool:
+        """Whether the fold reads it: a statement, late or not, changes no state."""
+        return envelope.type in FOLDED_TYPES or isinstance(envelope.event, snapshots.TIMELESS)
+
+    def _reaches_fold(self, fix: Envelope) -> bool:
+        """Whether a fix names anything the fold reads (or something unknown, to be safe)."""
+        for reference in fix.event.references().values():
+            target = self._context.target(fix, reference)
+            if target is None or self._folded(target):
+                return True
+        return False
 
     def _only_categories(self, envelope: Envelope) -> bool:
         """A declaration, or a retraction of one, changes item categories and nothing else.
@@ -154,32 +185,31 @@ class Projector:
             return target is not None and isinstance(target.event, DossierDeclared)
         return False
 
-    def _apply_page(self, conn: Connection, page: list[Envelope], *, caught_up: bool) -> None:
+    def _apply_page(self, conn: Connection, page: list[Envelope], *, caught_up: bool) -> int:
         assert self._fold is not None
         self._context.add(self.store, (e for e in page if isinstance(e.event, snapshots.TIMELESS)))
         affected = self._affected_from(page, self._fold)
         self.position = page[-1].position or self.position
         if affected is None:
-            facts = sorted(
-                (e for e in page if not isinstance(e.event, snapshots.TIMELESS)),
-                key=fold_order,
-            )
+            facts = sorted((e for e in page if e.type in FOLDED_TYPES), key=fold_order)
             if facts:
                 # A fact starting exactly where a snapshot was cut (the page-end
                 # snapshot is cut just after the last start) may sort after it.
                 snapshots.drop_after(conn, facts[0].occurred.start)
                 self._advance(self._fold, facts, conn)
             if any(self._only_categories(e) for e in page):
-                self._categories = snapshots.facts_from(
-                    self.store,
-                    self._context.envelopes.values(),
-                    snapshots.END_OF_TIME,
-                    snapshots.END_OF_TIME,
-                    through=self.position,
-                )[1]
+                self._categories = settle(
+                    self._context.envelopes.values(), known_at=None
+                ).categories
         else:
             snapshots.drop_after(conn, affected)
             self._fold, self._categories = self._refold_from(conn, affected, conn)
+        self._finish(conn, caught_up=caught_up)
+        return len(page)
+
+    def _finish(self, conn: Connection, *, caught_up: bool) -> None:
+        """Snapshot the head if caught up, then write the rows that changed and the checkpoint."""
+        assert self._fold is not None
         if caught_up and self._fold.last is not None:
             # Every fact known is folded: a snapshot just after the latest one
             # serves "as of now" queries without folding anything. Only once
@@ -224,27 +254,54 @@ class Projector:
                 self._load(conn)
         head = self.store.head()
         applied = 0
+        if self.position == 0 and head > 0:
+            # From nothing, one streaming fold in valid-time order beats pages
+            # by position, which would refold the past for every late fact.
+            applied = self._commit(
+                functools.partial(self._first_pass, head=head, progress=progress)
+            )
         while True:
             page = list(itertools.islice(self.store.read_all(after=self.position), self.page_size))
             if not page:
                 return applied
-            try:
-                with self.store.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                    if snapshots.checkpoint(conn, lock=True) != self.position:
-                        raise _Moved
-                    caught_up = (page[-1].position or 0) >= self.store.head()
-                    self._apply_page(conn, page, caught_up=caught_up)
-            except (_Moved, sa.exc.IntegrityError):
-                # Another projector moved the checkpoint: start again from its work.
-                with self.store.engine.connect() as conn:
-                    self._load(conn)
-                continue
-            except BaseException:
-                self._fold = None  # memory is ahead of the database: reload next time
-                raise
-            applied += len(page)
+            caught_up = (page[-1].position or 0) >= self.store.head()
+            applied += self._commit(
+                functools.partial(self._apply_page, page=page, caught_up=caught_up)
+            )
             if progress is not None:
                 progress(self.position, max(head, self.position))
+
+    def _commit(self, work: Callable[[Connection], int]) -> int:
+        """Run `work` on one write transaction that still holds the checkpoint we expect.
+
+        Returns what `work` returns, or 0 when another projector had moved
+        the checkpoint: then our state is reloaded from its work instead.
+        """
+        expected = self.position
+        try:
+            with self.store.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                if snapshots.checkpoint(conn, lock=True) != expected:
+                    raise _Moved
+                return work(conn)
+        except (_Moved, sa.exc.IntegrityError):
+            with self.store.engine.connect() as conn:
+                self._load(conn)
+            return 0
+        except BaseException:
+            self._fold = None  # memory is ahead of the database: reload next time
+            raise
+
+    def _first_pass(self, conn: Connection, head: int, progress: Progress | None) -> int:
+        """Fold every event through `head` in one pass and write everything once."""
+        self.position = head
+        self._context = snapshots.full_context(self.store, through=head)
+        self._progress = progress
+        try:
+            self._fold, self._categories = self._refold_from(conn, snapshots.BEGINNING, conn)
+        finally:
+            self._progress = None
+        self._finish(conn, caught_up=True)
+        return head
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop the read models, snapshots and checkpoint, then catch up from position 0."""

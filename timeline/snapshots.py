@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import pickle
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -34,7 +35,7 @@ from sqlalchemy.engine import Connection
 import events
 import projections
 from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred
-from projections import Fold, State, advance, freeze, settle
+from projections import FOLDED_TYPES, Fold, State, advance, fold_order, freeze, settle
 from timeline.schema import checkpoints, snapshots
 from timeline.schema import events as events_table
 from timeline.store import EventStore
@@ -67,6 +68,9 @@ class Context:
     def __init__(self, envelopes: Iterable[Envelope] = ()) -> None:
         self.envelopes: dict[uuid.UUID, Envelope] = {}
         self._names: dict[tuple[str, str], Envelope] = {}
+        # Corrections by the (dossier, key or id) they name: a fix of an event
+        # must also reach wherever a correction has moved that event.
+        self._corrections: dict[tuple[str, str], list[Envelope]] = {}
         for envelope in envelopes:
             self._keep(envelope)
 
@@ -74,6 +78,20 @@ class Context:
         self.envelopes[envelope.id] = envelope
         self._names[(envelope.dossier, envelope.key)] = envelope
         self._names[(envelope.dossier, str(envelope.id))] = envelope
+        if isinstance(envelope.event, EventCorrected):
+            named = (envelope.dossier, envelope.event.corrects)
+            self._corrections.setdefault(named, []).append(envelope)
+
+    def _moved_to(self, target: Envelope) -> list[dt.datetime]:
+        """Every valid start a correction gives `target`."""
+        starts = []
+        for name in (target.key, str(target.id)):
+            for correction in self._corrections.get((target.dossier, name), ()):
+                assert isinstance(correction.event, EventCorrected)  # indexed only if so
+                moved = correction.event.new_values().get("occurred")
+                if moved is not None:
+                    starts.append(Occurred.parse(str(moved)).start)
+        return starts
 
     def add(self, store: EventStore, fixes: Iterable[Envelope]) -> None:
         """Hold `fixes` and, read from the store in one query per dossier, their targets."""
@@ -112,6 +130,7 @@ class Context:
                 if isinstance(target.event, DossierDeclared):
                     return BEGINNING  # categories hold at every valid time
                 reaches.append(target.occurred.start)
+                reaches.extend(self._moved_to(target))
                 if isinstance(target.event, FIX_CLASSES):
                     pending.append(target)
             if isinstance(current.event, EventCorrected):
@@ -129,6 +148,7 @@ class Context:
                 return END_OF_TIME  # categories hold at every valid time
             if target is not None:
                 touched.append(target.occurred.start)
+                touched.extend(self._moved_to(target))
                 if isinstance(target.event, FIX_CLASSES):
                     touched.append(self.latest_reach(target))
         if isinstance(fix.event, EventCorrected):
@@ -183,8 +203,9 @@ def save(
     """Store a snapshot and thin out older ones.
 
     The newest few stay, for late facts and recent as-of queries; beyond
-    them the latest of every `keep_every` steps, so snapshots stay a bounded
-    share of the database however long the history grows.
+    them the latest of every `keep_every` steps of fold (one per bucket of
+    `step // keep_every`), so snapshots stay a bounded share of the
+    database however long the history grows.
     """
     conn.execute(
         snapshots.insert().values(
@@ -203,8 +224,11 @@ def save(
             sa.select(snapshots.c.id).order_by(snapshots.c.cutoff.desc()).limit(keep_latest)
         )
     )
+    bucket_latest = sa.select(sa.func.max(snapshots.c.id)).group_by(snapshots.c.step // keep_every)
     conn.execute(
-        snapshots.delete().where(snapshots.c.step % keep_every != 0, snapshots.c.id.not_in(newest))
+        snapshots.delete().where(
+            snapshots.c.id.not_in(newest), snapshots.c.id.not_in(bucket_latest.scalar_subquery())
+        )
     )
 
 
@@ -251,39 +275,65 @@ def untouched_before(conn: Connection, after: int) -> dt.datetime:
     return END_OF_TIME if moment is None else moment
 
 
-def facts_from(
+def stream_facts(
     store: EventStore,
     context: Iterable[Envelope],
     cutoff: dt.datetime,
     as_of: dt.datetime,
     *,
     through: int | None = None,
-) -> tuple[list[Envelope], Mapping[str, str]]:
-    """The settled facts starting in ``[cutoff, as_of)``, and the item categories.
+) -> tuple[Iterator[Envelope], Mapping[str, str]]:
+    """The settled facts starting in ``[cutoff, as_of)``, in fold order, and the categories.
 
-    `context` holds the fixes and declarations that reach past the cutoff,
-    with their targets; a fix may move a fact across the cutoff, so facts
-    are filtered by their corrected start.
+    Streamed: however long the window, memory holds one page of it and the
+    `context` (fixes and declarations, with the events they name). Those
+    named events are settled once, here, and merged back in at their
+    corrected valid time; the stream skips them, so a correction can move
+    a fact across the cutoff either way.
     """
     held = {e.id: e for e in context if through is None or (e.position or 0) <= through}
-    window = [e for e in store.read_started(cutoff, as_of, through=through) if e.id not in held]
-    record = settle([*held.values(), *window], known_at=None)
-    facts = [f for f in record.facts if cutoff <= f.occurred.start < as_of]
-    return facts, record.categories
+    record = settle(held.values(), known_at=None)
+    corrected = [f for f in record.facts if cutoff <= f.occurred.start < as_of]
+    # Only what the fold reads, without citations: the state is the same.
+    window = (
+        e
+        for e in store.read_started(
+            cutoff, as_of, through=through, types=FOLDED_TYPES, sources=False
+        )
+        if e.id not in held
+    )
+    return heapq.merge(_in_fold_order(window), corrected, key=fold_order), record.categories
+
+
+def _in_fold_order(by_start: Iterable[Envelope]) -> Iterator[Envelope]:
+    """Envelopes given by valid start put in full fold order: only ties need sorting."""
+    group: list[Envelope] = []
+    for envelope in by_start:
+        if group and envelope.occurred.start != group[0].occurred.start:
+            yield from sorted(group, key=fold_order)
+            group = []
+        group.append(envelope)
+    yield from sorted(group, key=fold_order)
 
 
 def full_context(store: EventStore, *, through: int | None = None) -> Context:
     """Every fix and declaration up to `through`, with their targets."""
     context = Context()
-    context.add(store, store.read_started(None, None, through=through, types=TIMELESS_TYPES))
+    context.add(store, store.read_all(types=TIMELESS_TYPES, through=through))
     return context
 
 
-def resume(store: EventStore, as_of: dt.datetime) -> State:
-    """The state as of `as_of`, known now, from the nearest trustworthy snapshot."""
-    with store.engine.connect() as conn:
-        trusted_until = untouched_before(conn, checkpoint(conn))
-        snapshot = latest(conn, min(as_of, trusted_until))
+def resume(store: EventStore, as_of: dt.datetime, *, use_snapshots: bool = True) -> State:
+    """The state as of `as_of`, known now, from the nearest trustworthy snapshot.
+
+    Without one (or with `use_snapshots` off) it folds from the first event,
+    streaming, so memory holds the state and never the whole history.
+    """
+    snapshot = None
+    if use_snapshots:
+        with store.engine.connect() as conn:
+            trusted_until = untouched_before(conn, checkpoint(conn))
+            snapshot = latest(conn, min(as_of, trusted_until))
     if snapshot is None:
         accumulator, start = Fold(), BEGINNING
         held = list(full_context(store).envelopes.values())
@@ -291,10 +341,8 @@ def resume(store: EventStore, as_of: dt.datetime) -> State:
         accumulator, held = snapshot.thaw()
         start = snapshot.cutoff
         context = Context(held)
-        context.add(
-            store, store.read_started(None, None, after=snapshot.position, types=TIMELESS_TYPES)
-        )
+        context.add(store, store.read_all(after=snapshot.position, types=TIMELESS_TYPES))
         held = list(context.envelopes.values())
-    facts, categories = facts_from(store, held, start, as_of)
+    facts, categories = stream_facts(store, held, start, as_of)
     advance(accumulator, facts)
     return freeze(accumulator, categories, as_of=as_of, known_at=None)

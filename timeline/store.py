@@ -335,14 +335,18 @@ class EventStore:
         occurred_from: dt.datetime | None = None,
         occurred_to: dt.datetime | None = None,
         recorded_before: dt.datetime | None = None,
+        through: int | None = None,
     ) -> Iterator[Envelope]:
         """Every event after position `after`, in position order, streamed in pages.
 
         `occurred_from`/`occurred_to` keep events whose valid-time interval
         overlaps ``[occurred_from, occurred_to)``; `recorded_before` keeps
-        those the store knew before that transaction time.
+        those the store knew before that transaction time; `through`, those
+        at or before that position.
         """
         filters: list[sa.ColumnElement[bool]] = []
+        if through is not None:
+            filters.append(table.c.position <= through)
         if dossier is not None:
             filters.append(table.c.dossier == dossier)
         if types is not None:
@@ -374,12 +378,14 @@ class EventStore:
         after: int | None = None,
         through: int | None = None,
         types: Iterable[str] | None = None,
+        sources: bool = True,
     ) -> Iterator[Envelope]:
         """Events whose valid time starts in ``[start, end)``, by start, streamed.
 
         Pages follow the `occurred_start` index, so a window at the end of a
         long history costs what the window holds, not what precedes it.
         `after` and `through` keep events in that range of positions.
+        Without `sources`, envelopes come without their citations (for folds).
         """
         filters: list[sa.ColumnElement[bool]] = []
         if after is not None:
@@ -394,7 +400,7 @@ class EventStore:
             filters.append(table.c.type.in_(list(types)))
         last: tuple[dt.datetime, int] | None = None
         while True:
-            query = rows.select().where(*filters)
+            query = rows.select(sources=sources).where(*filters)
             if last is not None:
                 query = query.where(
                     sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last)

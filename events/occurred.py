@@ -110,24 +110,32 @@ class Occurred:
         begin = pendulum.datetime(first.year, first.month, first.day)
         return cls(begin, begin + length, precision)
 
+    def __reduce__(self) -> tuple[type[Occurred], tuple[dt.datetime, dt.datetime, Precision]]:
+        # Snapshots pickle folds full of intervals: the constructor is much
+        # faster than the generic state of a slotted attrs class.
+        return (Occurred, (self.start, self.end, self.precision))
+
     def __str__(self) -> str:
-        """The form it was written in, so `parse(str(o)) == o`."""
-        local = pendulum.instance(self.start)
+        """The form it was written in, so `parse(str(o)) == o`.
+
+        Plain `datetime` arithmetic: exports print millions of these.
+        """
+        start = self.start
         match self.precision:
             case Precision.INSTANT:
-                return local.isoformat().replace("+00:00", "Z")
+                return start.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
             case Precision.DAY:
-                return _day_text(local)
+                return _day_text(start)
             case Precision.WEEK:
-                year, week, _ = local.isocalendar()
+                year, week, _ = start.isocalendar()
                 return f"{year:04d}-W{week:02d}"
             case Precision.MONTH:
-                return f"{local.year:04d}-{local.month:02d}"
+                return f"{start.year:04d}-{start.month:02d}"
             case Precision.YEAR:
-                return f"{local.year:04d}"
+                return f"{start.year:04d}"
             case Precision.SPAN:
-                last = pendulum.instance(self.end).subtract(days=1)
-                return f"{_day_text(local)}/{_day_text(last)}"
+                last = self.end - dt.timedelta(days=1)
+                return f"{_day_text(start)}/{_day_text(last)}"
 
     def ended_by(self, cutoff: dt.datetime) -> bool:
         """Whether the whole interval lies before `cutoff`: the fact is certain."""

@@ -50,9 +50,11 @@ from projections.state import (
 )
 
 # Accumulators: private, mutable, one per state item, frozen at the end.
+# Without slots, so that pickling a fold (a snapshot) takes the fast path of
+# plain instance dictionaries.
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Position:
     actor: str
     issue: str
@@ -64,7 +66,7 @@ class _Position:
     events: list[str]
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Amount:
     """A running sum of what sources said, with the reports that said no number."""
 
@@ -82,7 +84,7 @@ class _Amount:
             self.unknown.append(key)
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Pledge:
     donor: str
     recipient: str
@@ -97,7 +99,7 @@ class _Pledge:
     announcements: list[tuple[int, str]] = attrs.Factory(list)
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Request:
     dossier: str
     request: str
@@ -114,7 +116,7 @@ class _Request:
     events: list[str] = attrs.Factory(list)
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Precedent:
     actor: str
     issue: str
@@ -124,7 +126,7 @@ class _Precedent:
     events: list[str]
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Pressure:
     actor: str
     target: str
@@ -134,7 +136,7 @@ class _Pressure:
     events: list[str] = attrs.Factory(list)
 
 
-@attrs.define
+@attrs.define(slots=False)
 class _Decision:
     key: str
     occurred: Occurred
@@ -143,7 +145,7 @@ class _Decision:
     step: int
 
 
-@attrs.define
+@attrs.define(slots=False)
 class Fold:
     """Everything a fold has seen so far, keyed as the state will be.
 

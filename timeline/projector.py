@@ -229,11 +229,14 @@ class Projector:
         for section, table in READ_MODELS.items():
             old, new = self._rows.get(section, {}), rows[section]
             keys = list(table.primary_key.columns)
-            gone = [k for k in old if k not in new]
             changed = [row for k, row in new.items() if old.get(k) != row]
-            for key in gone + [tuple(row[c.name] for c in keys) for row in changed]:
+            # Rows that went, and old versions of rows that changed: one
+            # executemany, not a statement per row.
+            stale = [k for k in old if old[k] != new.get(k)]
+            if stale:
                 conn.execute(
-                    table.delete().where(*(c == v for c, v in zip(keys, key, strict=True)))
+                    table.delete().where(*(c == sa.bindparam(f"key_{c.name}") for c in keys)),
+                    [{f"key_{c.name}": v for c, v in zip(keys, k, strict=True)} for k in stale],
                 )
             if changed:
                 conn.execute(table.insert(), changed)

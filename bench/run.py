@@ -86,8 +86,7 @@ def generate(path: Path, events: int, seed: int, single: int) -> None:
     history = synthetic.history(events, seed=seed, dossiers=4)
     with path.open("wb") as out:
         for batch in synthetic.batches(history, BATCH):
-            envelopes = [e for part in batch.values() for e in part]
-            pickle.dump((batch, [row_of(e) for e in envelopes]), out)
+            pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
     extra = synthetic.history(single, seed=seed + 1)
     singles = [
         Envelope.new(dossier="bench-single", key=e.key, occurred=e.occurred, event=e.event)
@@ -95,10 +94,10 @@ def generate(path: Path, events: int, seed: int, single: int) -> None:
         if not isinstance(e.event, DossierDeclared | EventCorrected | EventRetracted)
     ]
     with path.with_suffix(".single").open("wb") as out:
-        pickle.dump((singles, [row_of(e) for e in singles]), out)
+        pickle.dump(singles, out)
 
 
-def batches(path: Path) -> Iterator[tuple[dict[str, list[Envelope]], list[references.Row]]]:
+def batches(path: Path) -> Iterator[dict[str, list[Envelope]]]:
     with path.open("rb") as source:
         while True:
             try:
@@ -107,9 +106,14 @@ def batches(path: Path) -> Iterator[tuple[dict[str, list[Envelope]], list[refere
                 return
 
 
-def singles(path: Path) -> tuple[list[Envelope], list[references.Row]]:
+def rows_of(batch: dict[str, list[Envelope]]) -> list[references.Row]:
+    """A batch as the references take it (converted outside their timings)."""
+    return [row_of(e) for part in batch.values() for e in part]
+
+
+def singles(path: Path) -> list[Envelope]:
     with path.with_suffix(".single").open("rb") as source:
-        loaded: tuple[list[Envelope], list[references.Row]] = pickle.load(source)
+        loaded: list[Envelope] = pickle.load(source)
         return loaded
 
 
@@ -122,9 +126,16 @@ def peak_mb() -> float:
 
 def in_child(phase: Callable[..., Result], *args: Any) -> Result:
     """Run one phase in a fresh process; its figures come back with its peak RSS."""
+    began = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         result: Result = pool.apply(_measured, (phase, *args))
-        return result
+    named = " ".join(str(a) for a in args[:1] if not str(a).startswith(("sqlite", "postgres")))
+    print(
+        f"  {phase.__name__} {named}: {time.perf_counter() - began:,.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
 
 
 def _measured(phase: Callable[..., Result], *args: Any) -> Result:
@@ -143,7 +154,7 @@ def engine_import(url: str, path: str) -> Result:
     migrate.upgrade(engine)
     store = EventStore(engine)
     seconds, count = 0.0, 0
-    for batch, _ in batches(Path(path)):
+    for batch in batches(Path(path)):
         start = time.perf_counter()
         count += len(store.append_batches(batch))
         seconds += time.perf_counter() - start
@@ -152,7 +163,7 @@ def engine_import(url: str, path: str) -> Result:
 
 def engine_single(url: str, path: str) -> Result:
     store = _store(url)
-    envelopes, _ = singles(Path(path))
+    envelopes = singles(Path(path))
     start = time.perf_counter()
     for envelope in envelopes:
         store.append("bench-single", [envelope])
@@ -241,7 +252,8 @@ def reference(name: str, url: str, path: str) -> Result:
     run = (
         references.eventsourcing_reference if name == "eventsourcing" else references.raw_reference
     )
-    figures = run(url, (r for _, r in batches(Path(path))), singles(Path(path))[1])
+    single = [row_of(e) for e in singles(Path(path))]
+    figures = run(url, (rows_of(b) for b in batches(Path(path))), single)
     return {
         "import": figures.batch_import,
         "single": figures.single_append,
@@ -338,7 +350,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 events: that it runs")
     parser.add_argument("--single", type=int, default=2_000, help="one-commit appends")
     parser.add_argument("--points", type=int, default=20, help="as-of points")
-    parser.add_argument("--fold-every", type=int, default=5, help="full fold at every Nth point")
+    parser.add_argument("--fold-every", type=int, default=10, help="full fold at every Nth point")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), action="append")
     parser.add_argument("--pg", default=os.environ.get("TIMELINE_BENCH_PG", DEFAULT_PG))
     parser.add_argument("--seed", type=int, default=1)

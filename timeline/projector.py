@@ -42,6 +42,7 @@ from projections import (
 )
 from timeline import snapshots
 from timeline.database import WRITE
+from timeline.memory import collector_paused
 from timeline.schema import READ_MODELS, checkpoints
 from timeline.schema import snapshots as snapshot_table
 from timeline.store import EventStore
@@ -252,6 +253,10 @@ class Projector:
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply every event committed so far; returns how many were applied."""
+        with collector_paused():
+            return self._catch_up(progress)
+
+    def _catch_up(self, progress: Progress | None) -> int:
         with self.store.engine.connect() as conn:
             if self._fold is None:
                 self._load(conn)

@@ -36,6 +36,7 @@ import events
 import projections
 from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred
 from projections import FOLDED_TYPES, Fold, State, advance, fold_order, freeze, settle
+from timeline.memory import collector_paused
 from timeline.schema import checkpoints, snapshots
 from timeline.schema import events as events_table
 from timeline.store import EventStore
@@ -329,6 +330,11 @@ def resume(store: EventStore, as_of: dt.datetime, *, use_snapshots: bool = True)
     Without one (or with `use_snapshots` off) it folds from the first event,
     streaming, so memory holds the state and never the whole history.
     """
+    with collector_paused():
+        return _resume(store, as_of, use_snapshots=use_snapshots)
+
+
+def _resume(store: EventStore, as_of: dt.datetime, *, use_snapshots: bool) -> State:
     snapshot = None
     if use_snapshots:
         with store.engine.connect() as conn:

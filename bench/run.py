@@ -199,10 +199,12 @@ def engine_ceiling(url: str, sample: int) -> Result:
     return {"rate": len(raw) / (time.perf_counter() - start)}
 
 
-def engine_project(url: str, snapshot_every: int) -> Result:
+def engine_project(url: str, events: int) -> Result:
     store = _store(url)
     start = time.perf_counter()
-    applied = Projector(store, snapshot_every=snapshot_every).rebuild()
+    # The defaults at a million events, in proportion for smaller runs.
+    projector = Projector(store, snapshot_every=events // 50, keep_every=events // 20)
+    applied = projector.rebuild()
     return {"rate": applied / (time.perf_counter() - start)}
 
 
@@ -333,8 +335,7 @@ def run_backend(url: str, path: Path, args: argparse.Namespace) -> dict[str, Res
         "read": in_child(engine_read, url),
         "replay": in_child(engine_replay, url),
         "ceiling": in_child(engine_ceiling, url, min(args.events, 200_000)),
-        # 50 snapshots over the history: the default (every 20,000) at a million.
-        "project": in_child(engine_project, url, max(100, args.events // 50)),
+        "project": in_child(engine_project, url, max(args.events, 1_000)),
         "queries": in_child(engine_queries, url, args.points, args.fold_every),
     }
     return {

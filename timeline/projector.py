@@ -75,7 +75,7 @@ class Projector:
         *,
         page_size: int = 20_000,
         snapshot_every: int = 20_000,
-        keep_every: int = 100_000,
+        keep_every: int = 50_000,
     ) -> None:
         self.store = store
         self.page_size = page_size
@@ -87,6 +87,7 @@ class Projector:
         self._context = snapshots.Context()
         self._last_snapshot_step = 0
         self._progress: Progress | None = None
+        self._first_pass_running = False
         self.position = 0
 
     # -- state kept between pages ---------------------------------------------
@@ -128,9 +129,18 @@ class Projector:
     def _advance(
         self, accumulator: Fold, facts: Iterable[Envelope], write: Connection | None
     ) -> None:
-        """Fold facts, leaving a snapshot every `snapshot_every` steps at a clean cutoff."""
+        """Fold facts, leaving a snapshot every `snapshot_every` steps at a clean cutoff.
+
+        In a first pass only one snapshot per `keep_every` steps is taken: the
+        others would be thinned out at once, and each costs a copy of the state.
+        """
         for fact in facts:
             due = accumulator.step - self._last_snapshot_step >= self.snapshot_every
+            if self._first_pass_running:
+                due = (
+                    accumulator.step // self.keep_every
+                    > self._last_snapshot_step // self.keep_every
+                )
             if (
                 write is not None
                 and due
@@ -303,11 +313,11 @@ class Projector:
         """Fold every event through `head` in one pass and write everything once."""
         self.position = head
         self._context = snapshots.full_context(self.store, through=head)
-        self._progress = progress
+        self._progress, self._first_pass_running = progress, True
         try:
             self._fold, self._categories = self._refold_from(conn, snapshots.BEGINNING, conn)
         finally:
-            self._progress = None
+            self._progress, self._first_pass_running = None, False
         self._finish(conn, caught_up=True)
         return head
 

@@ -33,6 +33,7 @@ from timeline.schema import events as table
 
 COLUMNS = tuple(column.name for column in table.c)
 """The `events` columns, in the order raw rows hold them."""
+POSITION, TYPE = COLUMNS.index("position"), COLUMNS.index("type")
 
 _RAW: tuple[sa.ColumnElement[Any], ...] = tuple(
     sa.type_coerce(column, sa.types.NullType()) for column in table.c

@@ -66,6 +66,9 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
         if parsed.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 64 MiB of page cache instead of 2: the indexes of a million events
+        # stop being read back from disk on every insert and page.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

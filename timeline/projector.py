@@ -1,20 +1,29 @@
 """The projector: keeps the read-model tables equal to the projection of all events.
 
-It reads events after its checkpoint in pages and, for each page, writes the
-read-model rows that changed, the snapshots it took and its new checkpoint in
-one transaction. A process killed anywhere leaves the tables as of the last
-committed page, and a restart resumes from there: every event takes effect
-exactly once.
+Starting from nothing (checkpoint 0: a new database or a rebuild), it folds
+every event in one streaming pass in valid-time order, outside any write
+transaction, saving a snapshot every `keep_every` facts on the way; then one
+short transaction writes the read models and the checkpoint, unless another
+projector got there first. Killed during the pass, it starts the pass again;
+appends are never held up by it.
+
+After that it reads events after its checkpoint in pages and, for each page,
+writes the read-model rows that changed, the snapshots it took and its new
+checkpoint in one transaction. A process killed anywhere leaves the tables as
+of the last committed page, and a restart resumes from there: every event
+takes effect exactly once.
 
 Late facts and corrections. Events folded in fold order (valid time, then
 key) can be folded onto the running fold. A page that holds a fact sorting
 before the last one folded, a correction, a retraction or a fact some earlier
 correction names cannot: it changes the past from some valid time `t` on.
-The projector then resumes from the latest snapshot before `t` and refolds
-only the facts from there, deletes the snapshots after `t` in the same
-transaction (they are stale), and writes only the rows whose content changed.
-A late event of last month costs a month of history, not all of it; only a
-changed declaration (item categories) refolds from the beginning.
+The projector then resumes from the latest snapshot at or before `t` and
+refolds only the facts from there, deletes the snapshots after `t` in the
+same transaction (they are stale), and writes only the rows whose content
+changed. A late event of last month costs a month of history, not all of it;
+only a changed declaration (item categories) refolds from the beginning.
+Events of types the fold ignores (statements, consultations, threats), and
+fixes of them, change nothing and refold nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from timeline.store import EventStore
 Row = dict[str, Any]
 Rows = dict[str, dict[tuple[Any, ...], Row]]
 Progress = Callable[[int, int], None]
+Save = Callable[[dt.datetime, Fold], None]
 
 
 def _rows(state: State) -> Rows:
@@ -103,16 +113,19 @@ class Projector:
                 for row in conn.execute(sa.select(table)).mappings()
             }
         self._context = snapshots.full_context(self.store, through=self.position)
+        if self.position == 0:
+            self._fold, self._categories = Fold(), {}  # nothing folded yet: the first pass will
+            return
         self._fold, self._categories = self._refold_from(conn, snapshots.END_OF_TIME, None)
 
     def _refold_from(
-        self, conn: Connection, moment: dt.datetime, write: Connection | None
+        self, conn: Connection, moment: dt.datetime, save: Save | None
     ) -> tuple[Fold, Mapping[str, str]]:
-        """Fold everything up to the checkpoint from the last snapshot before `moment`.
+        """Fold everything up to `self.position` from the last snapshot at or before `moment`.
 
         The facts stream from the store: memory holds the fold, never the history.
         """
-        snapshot = snapshots.latest(conn, moment)
+        snapshot = snapshots.latest(conn, moment, through=self.position)
         accumulator = snapshot.thaw()[0] if snapshot else Fold()
         start = snapshot.cutoff if snapshot else snapshots.BEGINNING
         facts, categories = snapshots.stream_facts(
@@ -123,12 +136,10 @@ class Projector:
             through=self.position,
         )
         self._last_snapshot_step = accumulator.step
-        self._advance(accumulator, facts, write)
+        self._advance(accumulator, facts, save)
         return accumulator, categories
 
-    def _advance(
-        self, accumulator: Fold, facts: Iterable[Envelope], write: Connection | None
-    ) -> None:
+    def _advance(self, accumulator: Fold, facts: Iterable[Envelope], save: Save | None) -> None:
         """Fold facts, leaving a snapshot every `snapshot_every` steps at a clean cutoff.
 
         In a first pass only one snapshot per `keep_every` steps is taken: the
@@ -142,12 +153,13 @@ class Projector:
                     > self._last_snapshot_step // self.keep_every
                 )
             if (
-                write is not None
+                save is not None
                 and due
                 and accumulator.last is not None
                 and accumulator.last[0] < fact.occurred.start
             ):
-                self._save(write, fact.occurred.start, accumulator)
+                save(fact.occurred.start, accumulator)
+                self._last_snapshot_step = accumulator.step
                 if self._progress is not None:
                     self._progress(min(accumulator.step, self.position), self.position)
             advance(accumulator, (fact,))
@@ -207,14 +219,15 @@ class Projector:
                 # A fact starting exactly where a snapshot was cut (the page-end
                 # snapshot is cut just after the last start) may sort after it.
                 snapshots.drop_after(conn, facts[0].occurred.start)
-                self._advance(self._fold, facts, conn)
+                self._advance(self._fold, facts, functools.partial(self._save, conn))
             if any(self._only_categories(e) for e in page):
                 self._categories = settle(
                     self._context.envelopes.values(), known_at=None
                 ).categories
         else:
             snapshots.drop_after(conn, affected)
-            self._fold, self._categories = self._refold_from(conn, affected, conn)
+            save = functools.partial(self._save, conn)
+            self._fold, self._categories = self._refold_from(conn, affected, save)
         self._finish(conn, caught_up=caught_up)
         return len(page)
 
@@ -275,9 +288,7 @@ class Projector:
         if self.position == 0 and head > 0:
             # From nothing, one streaming fold in valid-time order beats pages
             # by position, which would refold the past for every late fact.
-            applied = self._commit(
-                functools.partial(self._first_pass, head=head, progress=progress)
-            )
+            applied = self._first_pass(head, progress)
         while True:
             page = list(itertools.islice(self.store.read_all(after=self.position), self.page_size))
             if not page:
@@ -309,17 +320,39 @@ class Projector:
             self._fold = None  # memory is ahead of the database: reload next time
             raise
 
-    def _first_pass(self, conn: Connection, head: int, progress: Progress | None) -> int:
-        """Fold every event through `head` in one pass and write everything once."""
+    def _first_pass(self, head: int, progress: Progress | None) -> int:
+        """Fold every event through `head` in one streaming pass, then write it all at once.
+
+        The fold runs outside any write transaction: on SQLite one would hold
+        up every append for as long as the pass takes. Its snapshots commit
+        on their own as it goes, and count only once the checkpoint reaches
+        their position; the final transaction drops any other pass's.
+        """
         self.position = head
         self._context = snapshots.full_context(self.store, through=head)
         self._progress, self._first_pass_running = progress, True
         try:
-            self._fold, self._categories = self._refold_from(conn, snapshots.BEGINNING, conn)
+            with self.store.engine.connect() as conn:
+                fold, categories = self._refold_from(conn, snapshots.BEGINNING, self._save_apart)
+        except BaseException:
+            self._fold = None
+            raise
         finally:
             self._progress, self._first_pass_running = None, False
-        self._finish(conn, caught_up=True)
-        return head
+            self.position = 0
+
+        def write(conn: Connection) -> int:
+            self.position, self._fold, self._categories = head, fold, categories
+            conn.execute(snapshot_table.delete().where(snapshot_table.c.position != head))
+            self._finish(conn, caught_up=True)
+            return head
+
+        return self._commit(write)
+
+    def _save_apart(self, cutoff: dt.datetime, accumulator: Fold) -> None:
+        """A snapshot in a transaction of its own."""
+        with self.store.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            self._save(conn, cutoff, accumulator)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop the read models, snapshots and checkpoint, then catch up from position 0."""

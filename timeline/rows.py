@@ -93,6 +93,8 @@ def encode(
     envelope: Envelope, position: int, version: int, recorded: dt.datetime, dialect: str
 ) -> tuple[Any, ...]:
     """The raw values of one row, in `COLUMNS` order, as `dialect` keeps them."""
+    if recorded.tzinfo is None:
+        raise ValueError(f"naive datetime {recorded!r}: timestamps must be timezone-aware")
     occurred = envelope.occurred
     if dialect == "sqlite":
         return (
@@ -144,8 +146,10 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
             for row in rows:
                 copy.write_row(row)
     except psycopg.IntegrityError as err:
-        # As SQLAlchemy would have raised it, so callers handle one error type.
+        # As SQLAlchemy would have raised them, so callers handle one error type.
         raise sa.exc.IntegrityError(statement, None, err) from err
+    except psycopg.OperationalError as err:
+        raise sa.exc.OperationalError(statement, None, err) from err
 
 
 def decoder(dialect: str) -> Callable[[RawRow], Envelope]:
@@ -176,6 +180,13 @@ def decoder(dialect: str) -> Callable[[RawRow], Envelope]:
         )
 
     return decode
+
+
+def start_and_position(row: RawRow, dialect: str) -> tuple[dt.datetime, int]:
+    """The (valid start, position) of a raw row: where a page by valid time ends."""
+    start = row[COLUMNS.index("occurred_start")]
+    moment = _sqlite_parse(start) if dialect == "sqlite" else _pg_time(start)
+    return moment, row[POSITION]
 
 
 def fetch(conn: Connection, query: sa.Select[Any]) -> list[Envelope]:

@@ -238,11 +238,19 @@ def drop_after(conn: Connection, moment: dt.datetime) -> None:
     conn.execute(snapshots.delete().where(snapshots.c.cutoff > moment))
 
 
-def latest(conn: Connection, before: dt.datetime) -> Snapshot | None:
-    """The snapshot with the latest cutoff at or before `before`, of this code's folds."""
+def latest(conn: Connection, before: dt.datetime, *, through: int) -> Snapshot | None:
+    """The snapshot with the latest cutoff at or before `before`, of this code's folds.
+
+    Only snapshots at or before position `through` (the checkpoint) count:
+    one a first pass saved before it committed may have been overtaken.
+    """
     row = conn.execute(
         sa.select(snapshots.c.cutoff, snapshots.c.position, snapshots.c.fold)
-        .where(snapshots.c.cutoff <= before, snapshots.c.fingerprint == FINGERPRINT)
+        .where(
+            snapshots.c.cutoff <= before,
+            snapshots.c.position <= through,
+            snapshots.c.fingerprint == FINGERPRINT,
+        )
         .order_by(snapshots.c.cutoff.desc(), snapshots.c.id.desc())
         .limit(1)
     ).first()
@@ -338,8 +346,10 @@ def _resume(store: EventStore, as_of: dt.datetime, *, use_snapshots: bool) -> St
     snapshot = None
     if use_snapshots:
         with store.engine.connect() as conn:
-            trusted_until = untouched_before(conn, checkpoint(conn))
-            snapshot = latest(conn, min(as_of, trusted_until))
+            reflected = checkpoint(conn)
+            snapshot = latest(
+                conn, min(as_of, untouched_before(conn, reflected)), through=reflected
+            )
     if snapshot is None:
         accumulator, start = Fold(), BEGINNING
         held = list(full_context(store).envelopes.values())

@@ -383,7 +383,8 @@ class EventStore:
         """Events whose valid time starts in ``[start, end)``, by start, streamed.
 
         Pages follow the `occurred_start` index, so a window at the end of a
-        long history costs what the window holds, not what precedes it.
+        long history costs what the window holds (every type, every
+        position), not what precedes it.
         `after` and `through` keep events in that range of positions.
         Without `sources`, envelopes come without their citations (for folds).
         """
@@ -409,15 +410,15 @@ class EventStore:
             query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
             with self.engine.connect() as conn:
                 page = conn.execute(query).all()
-                decode = rows.decoder(conn.dialect.name)
+                dialect = conn.dialect.name
+            decode = rows.decoder(dialect)
             for row in page:
                 position, kind = row[rows.POSITION], row[rows.TYPE]
                 if (through is None or position <= through) and (wanted is None or kind in wanted):
                     yield decode(row)
             if len(page) < self.page_size:
                 return
-            final = decode(page[-1])
-            last = (final.occurred.start, final.position or 0)
+            last = rows.start_and_position(page[-1], dialect)
 
     def follow(
         self,

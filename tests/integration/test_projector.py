@@ -61,6 +61,7 @@ def test_catching_up_after_each_batch_equals_rebuild_and_projection(
         store,
         page_size=data.draw(st.integers(1, 6)),
         snapshot_every=data.draw(st.integers(1, 4)),
+        keep_every=data.draw(st.integers(1, 8)),
     )
     for batch in data.draw(split(history)):
         _append(store, [attrs_free(e) for e in batch])
@@ -68,7 +69,7 @@ def test_catching_up_after_each_batch_equals_rebuild_and_projection(
         assert read_models(store) == expected_read_models(store)
     restarted = Projector(store, page_size=3, snapshot_every=2)
     assert restarted.catch_up() == 0
-    rebuilt = Projector(store, page_size=5, snapshot_every=3)
+    rebuilt = Projector(store, page_size=5, snapshot_every=3, keep_every=3)
     rebuilt.rebuild()
     assert read_models(store) == expected_read_models(store)
 
@@ -81,7 +82,9 @@ def test_state_with_snapshots_equals_full_fold(engine: Engine, data: st.DataObje
     store = EventStore(engine)
     history = data.draw(histories(max_size=30))
     batches = data.draw(split(history))
-    projector = Projector(store, page_size=data.draw(st.integers(1, 5)), snapshot_every=1)
+    projector = Projector(
+        store, page_size=data.draw(st.integers(1, 5)), snapshot_every=1, keep_every=2
+    )
     for number, batch in enumerate(batches):
         _append(store, [attrs_free(e) for e in batch])
         if number < len(batches) - 1 or data.draw(st.booleans()):
@@ -95,10 +98,10 @@ def test_snapshots_are_taken_and_used(engine: Engine) -> None:
     store = EventStore(engine)
     history = [attrs_free(e) for e in _long_history()]
     _append(store, history)
-    Projector(store, page_size=7, snapshot_every=5).catch_up()
+    Projector(store, page_size=7, snapshot_every=5, keep_every=5).catch_up()
     with engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(snapshots.snapshots)).scalar()
-        found = snapshots.latest(conn, snapshots.END_OF_TIME)
+        found = snapshots.latest(conn, snapshots.END_OF_TIME, through=store.head())
     assert count is not None
     assert count > 1
     assert found is not None

@@ -211,22 +211,23 @@ _KINDS: dict[type, Callable[[Any, Any], list[str]]] = {
 }
 
 
-def _pressure_events(before: State, after: State, position: Position) -> tuple[str, ...]:
-    """Events behind a change of `pressed_by`: new pressure on that actor and issue.
+def _pressure_gained(before: State, after: State) -> dict[Key, tuple[str, ...]]:
+    """Per pressed (actor, issue): the `pressure.applied` events gained between the states.
 
-    `pressed_by` is read from the pressure section, so the position's own
-    event list does not hold them.
+    `pressed_by` is read from the pressure section, so a position's own event
+    list does not hold them; indexed once per diff, not scanned per position.
     """
     had = {p.key: p.events for p in before.pressure}
-    gained: list[str] = []
+    gained: dict[Key, list[str]] = {}
     for pressure in after.pressure:
-        if (pressure.target, pressure.issue) == position.key:
-            gained.extend(_gained(had.get(pressure.key, ()), pressure.events))
-    return tuple(dict.fromkeys(gained))
+        new = _gained(had.get(pressure.key, ()), pressure.events)
+        if new:
+            gained.setdefault((pressure.target, pressure.issue), []).extend(new)
+    return {key: tuple(dict.fromkeys(keys)) for key, keys in gained.items()}
 
 
 def _change(
-    before_state: State, after_state: State, before: Item | None, after: Item | None
+    pressure_gained: dict[Key, tuple[str, ...]], before: Item | None, after: Item | None
 ) -> Change:
     if after is None:
         assert before is not None  # an unchanged key never gets here
@@ -242,7 +243,7 @@ def _change(
     kinds = _KINDS[type(after)](before, after)
     events = after.events if before is None else _gained(before.events, after.events)
     if PRESSED in kinds and isinstance(after, Position):
-        events = tuple(dict.fromkeys(events + _pressure_events(before_state, after_state, after)))
+        events = tuple(dict.fromkeys(events + pressure_gained.get(after.key, ())))
     return Change(
         section=after.section,
         key=after.key,
@@ -262,13 +263,14 @@ def diff(before: State, after: State) -> Diff:
     and because of which event?".
     """
     changes: list[Change] = []
+    pressure_gained = _pressure_gained(before, after)
     for section in SECTIONS:
         old = {item.key: item for item in before.section(section)}
         new = {item.key: item for item in after.section(section)}
         for key in sorted(old.keys() | new.keys()):
             was, now = old.get(key), new.get(key)
             if was != now:
-                changes.append(_change(before, after, was, now))
+                changes.append(_change(pressure_gained, was, now))
     return Diff(
         from_=before.as_of,
         to=after.as_of,

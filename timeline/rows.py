@@ -36,7 +36,11 @@ COLUMNS = tuple(column.name for column in table.c)
 POSITION, TYPE = COLUMNS.index("position"), COLUMNS.index("type")
 
 _RAW: tuple[sa.ColumnElement[Any], ...] = tuple(
-    sa.type_coerce(column, sa.types.NullType()) for column in table.c
+    # JSON as text: decoded here, and only for the rows a reader keeps.
+    sa.type_coerce(sa.cast(column, sa.Text), sa.types.NullType()).label(column.name)
+    if column.name in ("payload", "sources")
+    else sa.type_coerce(column, sa.types.NullType())
+    for column in table.c
 )
 
 

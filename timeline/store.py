@@ -296,12 +296,16 @@ class EventStore:
         with self.engine.connect() as conn:
             for chunk in _chunks(names):
                 ids = [i for i in map(_as_uuid, chunk) if i is not None]
-                query = rows.select().where(
-                    table.c.dossier == dossier,
-                    sa.or_(table.c.key.in_(chunk), table.c.id.in_(ids)),
-                )
-                for envelope in rows.fetch(conn, query):
-                    by_key[envelope.key] = by_id[envelope.id] = envelope
+                # Two queries, not one with OR: each can use its unique index,
+                # whatever the planner's statistics say after a bulk import.
+                queries = [rows.select().where(table.c.dossier == dossier, table.c.key.in_(chunk))]
+                if ids:
+                    queries.append(
+                        rows.select().where(table.c.dossier == dossier, table.c.id.in_(ids))
+                    )
+                for query in queries:
+                    for envelope in rows.fetch(conn, query):
+                        by_key[envelope.key] = by_id[envelope.id] = envelope
         found = {}
         for name in names:
             as_id = _as_uuid(name)

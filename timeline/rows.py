@@ -73,6 +73,10 @@ def _pg_time(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
 
 
+def _same_time(moment: dt.datetime) -> dt.datetime:
+    return moment
+
+
 def _same(value: uuid.UUID) -> uuid.UUID:
     return value
 
@@ -100,34 +104,20 @@ def encode(
     if recorded.tzinfo is None:
         raise ValueError(f"naive datetime {recorded!r}: timestamps must be timezone-aware")
     occurred = envelope.occurred
-    if dialect == "sqlite":
-        return (
-            position,
-            envelope.id.hex,
-            envelope.dossier,
-            envelope.key,
-            version,
-            envelope.type,
-            envelope.schema_version,
-            _sqlite_time(occurred.start),
-            _sqlite_time(occurred.end),
-            str(occurred.precision),
-            _sqlite_time(recorded),
-            _payload(envelope),
-            _sources(envelope),
-        )
+    sqlite = dialect == "sqlite"
+    time: Callable[[dt.datetime], Any] = _sqlite_time if sqlite else _same_time
     return (
         position,
-        envelope.id,
+        envelope.id.hex if sqlite else envelope.id,
         envelope.dossier,
         envelope.key,
         version,
         envelope.type,
         envelope.schema_version,
-        occurred.start,
-        occurred.end,
+        time(occurred.start),
+        time(occurred.end),
         str(occurred.precision),
-        recorded,
+        time(recorded),
         _payload(envelope),
         _sources(envelope),
     )

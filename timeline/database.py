@@ -74,6 +74,9 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("timeline_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: through `exec_driver_sql` this one statement
+        # costs a fifth of a one-event append.
+        driver: Any = conn.connection.driver_connection
+        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -123,14 +123,50 @@ def encode(
     )
 
 
+def execute(
+    conn: Connection, statement: str, parameters: Sequence[Any] | None = None, *, many: bool = False
+) -> Any:
+    """Run one statement on the driver of `conn`'s transaction; returns the driver's cursor.
+
+    SQLAlchemy's own `exec_driver_sql` costs several times what SQLite takes
+    to run a small statement, which is most of a one-event append. Errors
+    come out as SQLAlchemy's, so callers handle one family of exceptions.
+    """
+    driver: Any = conn.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        if many:
+            cursor.executemany(statement, parameters)
+        elif parameters is None:
+            # PostgreSQL: the simple protocol, so one call may hold several statements.
+            cursor.execute(statement)
+        else:
+            cursor.execute(statement, parameters)
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise sa.exc.DBAPIError.instance(
+            statement, parameters, err, conn.dialect.loaded_dbapi.Error
+        ) from err
+    return cursor
+
+
+COPY_FROM = 16
+"""From this many rows PostgreSQL takes them by COPY: fewer go in one INSERT each,
+which saves the round trips of starting and ending a COPY."""
+
+
 def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert encoded rows on `conn`'s transaction: executemany on SQLite, COPY on PostgreSQL."""
+    """Insert encoded rows on `conn`'s transaction: INSERT, or COPY for many on PostgreSQL."""
     if not rows:
         return
     names = ", ".join(f'"{name}"' for name in COLUMNS)
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(COLUMNS))
-        conn.exec_driver_sql(f"INSERT INTO events ({names}) VALUES ({marks})", list(rows))
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite or len(rows) < COPY_FROM:
+        marks = ", ".join(("?" if sqlite else "%s",) * len(COLUMNS))
+        statement = f"INSERT INTO events ({names}) VALUES ({marks})"
+        if len(rows) == 1:
+            execute(conn, statement, rows[0])  # psycopg would pipeline even one row
+        else:
+            execute(conn, statement, rows, many=True)
         return
     driver = conn.connection.driver_connection
     assert driver is not None  # a live connection inside a transaction
@@ -144,6 +180,24 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         raise sa.exc.IntegrityError(statement, None, err) from err
     except psycopg.OperationalError as err:
         raise sa.exc.OperationalError(statement, None, err) from err
+
+
+def heads(conn: Connection, dossiers: Sequence[str]) -> tuple[list[int], int, dt.datetime | None]:
+    """Each dossier's version, the last position and its recorded time, in one statement.
+
+    One scalar subquery per dossier, not a `GROUP BY`: each is a single seek
+    into the unique ``(dossier, version)`` index, however long the dossier.
+    """
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    last = "SELECT {} FROM events ORDER BY position DESC LIMIT 1"
+    columns = [f"({last.format('position')})", f"({last.format('recorded')})"]
+    columns += [f"(SELECT max(version) FROM events WHERE dossier = {mark})"] * len(dossiers)
+    position, recorded, *versions = execute(
+        conn, f"SELECT {', '.join(columns)}", tuple(dossiers)
+    ).fetchone()
+    if recorded is not None:
+        recorded = _sqlite_parse(recorded) if conn.dialect.name == "sqlite" else _pg_time(recorded)
+    return [version or 0 for version in versions], position or 0, recorded
 
 
 def decoder(dialect: str) -> Callable[[RawRow], Envelope]:

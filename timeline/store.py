@@ -27,9 +27,8 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-import pendulum
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -47,7 +46,14 @@ _LOOKUP_CHUNK = 500
 
 
 def utc_now() -> dt.datetime:
-    return pendulum.now("UTC")
+    return dt.datetime.now(dt.UTC)
+
+
+class _Last(NamedTuple):
+    """The last stored event's position and recorded time (None: the store is empty)."""
+
+    position: int
+    recorded: dt.datetime | None
 
 
 def _chunks(values: Sequence[Any], size: int = _LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
@@ -115,9 +121,6 @@ class EventStore:
                         key=envelope.key,
                     )
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                # Commit order == position order; see the module docstring.
-                conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
             try:
                 stored = self._append_locked(conn, batches, expected_versions or {})
             except sa.exc.IntegrityError as err:
@@ -130,33 +133,44 @@ class EventStore:
         batches: Mapping[str, Sequence[Envelope]],
         expected_versions: Mapping[str, int],
     ) -> tuple[Envelope, ...]:
-        versions = {dossier: self._version(conn, dossier) for dossier in batches}
+        if conn.dialect.name == "postgresql":
+            # Commit order == position order (module docstring). The savepoint
+            # rides along: one round trip for both.
+            rows.execute(conn, "LOCK TABLE events IN EXCLUSIVE MODE; SAVEPOINT optimistic")
+        else:
+            rows.execute(conn, "SAVEPOINT optimistic")
+        named = list(dict.fromkeys([*batches, *expected_versions]))
+        found, position, recorded = rows.heads(conn, named)
+        versions = dict(zip(named, found, strict=True))
         for dossier, expected in expected_versions.items():
-            actual = versions[dossier] if dossier in versions else self._version(conn, dossier)
-            if expected != actual:
-                raise ConcurrencyError(dossier, expected, actual)
+            if expected != versions[dossier]:
+                raise ConcurrencyError(dossier, expected, versions[dossier])
+        after = _Last(position, recorded)
         candidates = self._distinct(batches)
         try:
             # Optimistic: a batch of new events, the usual case, needs no
             # lookups; should it clash with stored events, the savepoint
             # undoes the insert and the lookups sort out what is new.
-            with conn.begin_nested():
-                return self._insert(conn, candidates, dict(versions))
+            stored = self._insert(conn, candidates, dict(versions), after)
         except sa.exc.IntegrityError:
-            pass
-        return self._insert(conn, self._not_stored(conn, candidates), versions)
+            rows.execute(conn, "ROLLBACK TO SAVEPOINT optimistic")
+            stored = self._insert(conn, self._not_stored(conn, candidates), versions, after)
+        release = "RELEASE SAVEPOINT optimistic"
+        if conn.dialect.name == "postgresql" and stored:
+            # Delivered at commit, so a follower never wakes before it can read.
+            release += f"; SELECT pg_notify('{CHANNEL}', '{stored[-1].position}')"
+        rows.execute(conn, release)
+        return stored
 
     def _insert(
-        self, conn: Connection, fresh: list[Envelope], versions: dict[str, int]
+        self, conn: Connection, fresh: list[Envelope], versions: dict[str, int], after: _Last
     ) -> tuple[Envelope, ...]:
         """Number `fresh` after the last stored event and insert them; `versions` advance."""
         if not fresh:
             return ()
-        last = conn.execute(
-            sa.select(table.c.position, table.c.recorded).order_by(table.c.position.desc()).limit(1)
-        ).first()
-        position = last.position if last else 0
-        recorded = max(self.clock(), last.recorded) if last else self.clock()
+        position = after.position
+        now = self.clock()
+        recorded = now if after.recorded is None else max(now, after.recorded)
         dialect = conn.dialect.name
         encoded, stored = [], []
         for envelope in fresh:
@@ -178,9 +192,6 @@ class EventStore:
                 )
             )
         rows.insert(conn, encoded)
-        if dialect == "postgresql":
-            # Delivered at commit, so a follower never wakes before it can read.
-            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(position))))
         return tuple(stored)
 
     @staticmethod

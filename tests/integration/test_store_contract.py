@@ -47,7 +47,7 @@ from events import (
     TimelineError,
     Tone,
 )
-from timeline import migrate
+from timeline import migrate, rows
 from timeline.database import create_engine
 from timeline.errors import ConcurrencyError, DuplicateEvent, SchemaNotReady
 from timeline.schema import events as events_table
@@ -426,27 +426,24 @@ def test_append_batches_conflict_in_second_dossier_leaves_first_unwritten(
     assert store.head() == 1
 
 
-def test_a_failure_while_inserting_rolls_everything_back(store: EventStore) -> None:
-    """An error raised by the database driver mid-append leaves no row and no used position.
-
-    SQLite fails the INSERT itself; PostgreSQL inserts with COPY, outside
-    SQLAlchemy's events, so it fails the NOTIFY that follows in the same
-    transaction, after the rows are in.
-    """
+@pytest.mark.parametrize("size", [1, rows.COPY_FROM + 1], ids=["one row", "copied rows"])
+def test_a_failure_while_inserting_rolls_everything_back(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """An error raised mid-append, after the rows are in, leaves no row and no used position."""
 
     class Boom(Exception):
         pass
 
-    def fail_inserts(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT") or "pg_notify" in statement:
-            raise Boom
+    def insert_then_fail(conn: Any, encoded: Any) -> None:
+        real_insert(conn, encoded)
+        raise Boom
 
-    sa.event.listen(store.engine, "before_cursor_execute", fail_inserts)
-    try:
-        with pytest.raises(Boom):
-            store.append_batches({"a": [new("a")], "b": [new("b"), new("b")]})
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", fail_inserts)
+    real_insert = rows.insert
+    monkeypatch.setattr(rows, "insert", insert_then_fail)
+    with pytest.raises(Boom):
+        store.append_batches({"a": [new("a")], "b": [new("b") for _ in range(size)]})
+    monkeypatch.undo()
     assert store.head() == 0
     (next_one,) = store.append("a", [new("a")])
     assert (next_one.position, next_one.version) == (1, 1)

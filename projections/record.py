@@ -81,7 +81,8 @@ def _reference(fix: Envelope) -> str:
     return event.corrects
 
 
-def _uuid_int(text: str) -> int | None:
+def uuid_int(text: str) -> int | None:
+    """The id a reference spells, as an integer, in any spelling `uuid.UUID` reads; else None."""
     try:
         return uuid.UUID(text).int
     except ValueError:
@@ -98,7 +99,7 @@ class _Resolver:
 
     def __init__(self, envelopes: Sequence[Envelope], fixes: Sequence[Envelope]) -> None:
         wanted_keys = {(fix.dossier, _reference(fix)) for fix in fixes}
-        wanted_ids = {_uuid_int(_reference(fix)) for fix in fixes} - {None}
+        wanted_ids = {uuid_int(_reference(fix)) for fix in fixes} - {None}
         self._by_key: dict[tuple[str, str], Envelope] = {}
         self._by_id: dict[int, Envelope] = {}
         for envelope in envelopes:
@@ -112,7 +113,7 @@ class _Resolver:
         """The envelope `fix` names, or None when no known event has that key or id."""
         reference = _reference(fix)
         found = self._by_key.get((fix.dossier, reference))
-        if found is None and (number := _uuid_int(reference)) is not None:
+        if found is None and (number := uuid_int(reference)) is not None:
             found = self._by_id.get(number)
         return found
 

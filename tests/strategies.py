@@ -168,8 +168,9 @@ _FIXES = ("event.corrected", "event.retracted")
 
 
 def _reference(draw: st.DrawFn, target: Envelope) -> str:
-    """A reference to `target`: usually its key, sometimes its id."""
-    return draw(st.sampled_from((target.key, target.key, str(target.id))))
+    """A reference to `target`: usually its key, sometimes its id, in any spelling."""
+    spellings = (str(target.id), target.id.hex.upper(), f"urn:uuid:{target.id}")
+    return draw(st.sampled_from((target.key, target.key, *spellings)))
 
 
 def _changes(draw: st.DrawFn, target: Envelope, actors: Sequence[str]) -> dict[str, Any]:

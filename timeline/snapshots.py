@@ -36,6 +36,7 @@ import events
 import projections
 from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred
 from projections import FOLDED_TYPES, Fold, State, advance, fold_order, freeze, settle
+from projections.record import uuid_int
 from timeline.memory import collector_paused
 from timeline.schema import checkpoints, snapshots
 from timeline.schema import events as events_table
@@ -59,6 +60,16 @@ FINGERPRINT = hashlib.sha256(
 ).hexdigest()
 
 
+_Name = tuple[str, str] | int
+"""What a reference may stand for: a (dossier, key), or an id as an integer."""
+
+
+def _names(dossier: str, reference: str) -> list[_Name]:
+    """Every event `reference`, made in `dossier`, may name."""
+    number = uuid_int(reference)
+    return [(dossier, reference)] if number is None else [(dossier, reference), number]
+
+
 class Context:
     """Every correction, retraction and declaration, with the events they name.
 
@@ -68,26 +79,27 @@ class Context:
 
     def __init__(self, envelopes: Iterable[Envelope] = ()) -> None:
         self.envelopes: dict[uuid.UUID, Envelope] = {}
-        self._names: dict[tuple[str, str], Envelope] = {}
-        # Corrections by the (dossier, key or id) they name: a fix of an event
-        # must also reach wherever a correction has moved that event.
-        self._corrections: dict[tuple[str, str], list[Envelope]] = {}
+        self._keys: dict[tuple[str, str], Envelope] = {}
+        self._ids: dict[int, Envelope] = {}
+        # Corrections by every name their reference may stand for: a fix of
+        # an event must also reach wherever a correction has moved that event.
+        self._corrections: dict[_Name, list[Envelope]] = {}
         for envelope in envelopes:
             self._keep(envelope)
 
     def _keep(self, envelope: Envelope) -> None:
         self.envelopes[envelope.id] = envelope
-        self._names[(envelope.dossier, envelope.key)] = envelope
-        self._names[(envelope.dossier, str(envelope.id))] = envelope
+        self._keys[(envelope.dossier, envelope.key)] = envelope
+        self._ids[envelope.id.int] = envelope
         if isinstance(envelope.event, EventCorrected):
-            named = (envelope.dossier, envelope.event.corrects)
-            self._corrections.setdefault(named, []).append(envelope)
+            for name in _names(envelope.dossier, envelope.event.corrects):
+                self._corrections.setdefault(name, []).append(envelope)
 
     def _moved_to(self, target: Envelope) -> list[dt.datetime]:
-        """Every valid start a correction gives `target`."""
+        """Every valid start a correction may give `target`."""
         starts = []
-        for name in (target.key, str(target.id)):
-            for correction in self._corrections.get((target.dossier, name), ()):
+        for name in ((target.dossier, target.key), target.id.int):
+            for correction in self._corrections.get(name, ()):
                 assert isinstance(correction.event, EventCorrected)  # indexed only if so
                 moved = correction.event.new_values().get("occurred")
                 if moved is not None:
@@ -95,19 +107,35 @@ class Context:
         return starts
 
     def add(self, store: EventStore, fixes: Iterable[Envelope]) -> None:
-        """Hold `fixes` and, read from the store in one query per dossier, their targets."""
+        """Hold `fixes` and, read from the store, the events they name.
+
+        A reference names an event by key in the fix's own dossier, else by
+        id in any dossier, in any spelling of the id: as the pure projection
+        resolves it. One query per dossier, and one for ids found nowhere else.
+        """
         wanted: dict[str, set[str]] = {}
         for fix in fixes:
             self._keep(fix)
             for reference in fix.event.references().values():
-                if (fix.dossier, reference) not in self._names:
+                if (fix.dossier, reference) not in self._keys:
                     wanted.setdefault(fix.dossier, set()).add(reference)
+        elsewhere = []
         for dossier, references in wanted.items():
-            for found in store.find(dossier, references).values():
-                self._keep(found)
+            found = store.find(dossier, references)
+            for reference in references:
+                if reference in found:
+                    self._keep(found[reference])
+                elif (number := uuid_int(reference)) is not None and number not in self._ids:
+                    elsewhere.append(uuid.UUID(int=number))
+        for envelope in store.find_ids(elsewhere).values():
+            self._keep(envelope)
 
     def target(self, fix: Envelope, reference: str) -> Envelope | None:
-        return self._names.get((fix.dossier, reference))
+        """The held event `reference` names: by key in the fix's dossier, else by id."""
+        found = self._keys.get((fix.dossier, reference))
+        if found is None and (number := uuid_int(reference)) is not None:
+            found = self._ids.get(number)
+        return found
 
     def names(self, envelope: Envelope) -> bool:
         """Whether some fix held here names `envelope`."""

@@ -325,6 +325,15 @@ class EventStore:
                 found[name] = match
         return found
 
+    def find_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Envelope]:
+        """The stored events with these ids, whatever their dossier."""
+        found: dict[uuid.UUID, Envelope] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                for envelope in rows.fetch(conn, rows.select().where(table.c.id.in_(chunk))):
+                    found[envelope.id] = envelope
+        return found
+
     def read_dossier(self, dossier: str, from_version: int = 1) -> Iterator[Envelope]:
         """One dossier in version order, from `from_version` on, streamed in pages."""
         after = from_version - 1

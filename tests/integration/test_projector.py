@@ -8,7 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from events import DossierDeclared, Envelope, Occurred, PositionStated, Stance
+from events import (
+    DossierDeclared,
+    Envelope,
+    EventCorrected,
+    EventRetracted,
+    Occurred,
+    PositionStated,
+    Stance,
+)
 from projections import project
 from tests.strategies import as_of_points, histories
 from timeline import snapshots, synthetic
@@ -174,3 +182,37 @@ def test_a_new_declaration_mid_stream_changes_only_categories(engine: Engine) ->
     projector.catch_up()
     assert read_models(store) == expected_read_models(store)
     assert {row["category"] for row in read_models(store)["totals"]} == {"training"}
+
+
+def test_fixes_naming_events_of_another_dossier_by_id_apply_everywhere(engine: Engine) -> None:
+    """A correction or retraction may name its target by id, in any spelling, across dossiers.
+
+    The pure projection resolves such references globally; snapshots and the
+    projector, which hold only the fixes and what they name, must too.
+    """
+    store = EventStore(engine)
+    moved, dropped = _stated("moved", "DEU", "2023-01-10"), _stated("dropped", "FRA", "2023-01-11")
+    store.append("d", [moved, dropped, _stated("kept", "USA", "2023-02-20")])
+    projector = Projector(store, page_size=1, snapshot_every=1, keep_every=1)
+    projector.catch_up()
+    fixes = [
+        EventCorrected.of(moved.id.hex.upper(), {"occurred": "2023-03-01"}),
+        EventRetracted(retracts=str(dropped.id).upper(), reason="misreported"),
+    ]
+    when = Occurred.parse("2023-03-05")
+    store.append(
+        "e",
+        [
+            Envelope.new(dossier="e", key=f"fix-{n}", occurred=when, event=e)
+            for n, e in enumerate(fixes)
+        ],
+    )
+    moments = [Occurred.parse(day).end for day in ("2023-01-15", "2023-02-25", "2023-03-10")]
+    for caught_up in (False, True):
+        if caught_up:
+            projector.catch_up()
+            assert read_models(store) == expected_read_models(store)
+        for moment in moments:
+            assert snapshots.resume(store, moment) == project(store.read_all(), as_of=moment)
+    positions = snapshots.resume(store, moments[1]).positions
+    assert {p.actor for p in positions} == {"USA"}

@@ -152,11 +152,13 @@ class Timeline:
         """What changed between two valid times, each change with its events.
 
         Across all dossiers and as known now, both states resume from snapshots
-        (see `state`); otherwise both fold the events, read once.
+        (see `state`), reading the same events: those up to the position
+        stored when the diff began. Otherwise both fold the events, read once.
         """
         if known_at is None and dossier is None:
-            before = snapshots.resume(self.store, cutoff(start))
-            return diff(before, snapshots.resume(self.store, cutoff(end)))
+            head = self.store.head()
+            before = snapshots.resume(self.store, cutoff(start), through=head)
+            return diff(before, snapshots.resume(self.store, cutoff(end), through=head))
         known = cutoff(known_at) if known_at is not None else None
         events = list(self._events(dossier, known))
         before = project(events, as_of=cutoff(start), known_at=known)

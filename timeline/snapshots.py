@@ -360,33 +360,43 @@ def full_context(store: EventStore, *, through: int | None = None) -> Context:
     return context
 
 
-def resume(store: EventStore, as_of: dt.datetime, *, use_snapshots: bool = True) -> State:
+def resume(
+    store: EventStore,
+    as_of: dt.datetime,
+    *,
+    use_snapshots: bool = True,
+    through: int | None = None,
+) -> State:
     """The state as of `as_of`, known now, from the nearest trustworthy snapshot.
 
     Without one (or with `use_snapshots` off) it folds from the first event,
     streaming, so memory holds the state and never the whole history.
+    `through` leaves out events past that position: two states read with the
+    same `through` see the same events, however many commit in between.
     """
     with collector_paused():
-        return _resume(store, as_of, use_snapshots=use_snapshots)
+        return _resume(store, as_of, use_snapshots=use_snapshots, through=through)
 
 
-def _resume(store: EventStore, as_of: dt.datetime, *, use_snapshots: bool) -> State:
+def _resume(
+    store: EventStore, as_of: dt.datetime, *, use_snapshots: bool, through: int | None
+) -> State:
     snapshot = None
     if use_snapshots:
         with store.engine.connect() as conn:
             reflected = checkpoint(conn)
-            snapshot = latest(
-                conn, min(as_of, untouched_before(conn, reflected)), through=reflected
-            )
+            trusted = reflected if through is None else min(reflected, through)
+            snapshot = latest(conn, min(as_of, untouched_before(conn, reflected)), through=trusted)
     if snapshot is None:
         accumulator, start = Fold(), BEGINNING
-        held = list(full_context(store).envelopes.values())
+        held = list(full_context(store, through=through).envelopes.values())
     else:
         accumulator, held = snapshot.thaw()
         start = snapshot.cutoff
         context = Context(held)
-        context.add(store, store.read_all(after=snapshot.position, types=TIMELESS_TYPES))
+        fixes = store.read_all(after=snapshot.position, types=TIMELESS_TYPES, through=through)
+        context.add(store, fixes)
         held = list(context.envelopes.values())
-    facts, categories = stream_facts(store, held, start, as_of)
+    facts, categories = stream_facts(store, held, start, as_of, through=through)
     advance(accumulator, facts)
     return freeze(accumulator, categories, as_of=as_of, known_at=None)

@@ -99,6 +99,11 @@ def test_state_with_snapshots_equals_full_fold(engine: Engine, data: st.DataObje
             projector.catch_up()  # sometimes leave the last batch past the checkpoint
     for as_of in data.draw(st.lists(as_of_points(), min_size=1, max_size=5)):
         assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
+    # As the store stood at an earlier position: what a diff pins both its states to.
+    through = data.draw(st.integers(0, store.head()))
+    as_of = data.draw(as_of_points())
+    earlier = store.read_all(through=through)
+    assert snapshots.resume(store, as_of, through=through) == project(earlier, as_of=as_of)
 
 
 def test_snapshots_are_taken_and_used(engine: Engine) -> None:

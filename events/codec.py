@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import types
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -122,23 +124,52 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
+def _enum_members(choices: type[enum.StrEnum]) -> Callable[[Any, Any], enum.StrEnum]:
+    """A dict lookup instead of the enum's call: values read back are known members."""
+    members = {member.value: member for member in choices}
+    return lambda value, _: members[value]
+
+
+def _is_optional(annotation: Any) -> bool:
+    """Whether `annotation` is `X | None` for a single X."""
+    arms = typing.get_args(annotation)
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return union and len(arms) == 2 and type(None) in arms
+
+
+def _optional(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """`X | None` through X's own hook, chosen once instead of on every value."""
+
+    def factory(union: Any) -> Callable[[Any, Any], Any]:
+        (inner,) = [arm for arm in typing.get_args(union) if arm is not type(None)]
+        hook = conv.get_structure_hook(inner)
+        return lambda value, _: None if value is None else hook(value, inner)
+
+    return factory
+
+
 def _make_trusted_converter() -> cattrs.Converter:
     """Structures payloads the store wrote, so without the checks `converter` makes.
 
     Every stored payload was built by `converter` (or upcast to its shape),
     so reading one back need not re-validate text, lists or extra keys:
     skipping that triples read throughput. Never use it on caller input.
+    Values that repeat across a history (quantities) are parsed once.
     """
     conv = cattrs.Converter(detailed_validation=False)
     conv.register_structure_hook(str, lambda value, _: value)
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda value, _: tuple(value))
-    conv.register_structure_hook(enum.StrEnum, lambda value, choices: choices(value))
+    conv.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and issubclass(t, enum.StrEnum), _enum_members
+    )
     conv.register_structure_hook(Occurred, lambda value, _: Occurred.parse(value))
-    conv.register_structure_hook(Quantity, lambda value, _: Quantity.parse(value))
+    quantity = functools.lru_cache(maxsize=4096)(Quantity.parse)
+    conv.register_structure_hook(Quantity, lambda value, _: quantity(value))
     conv.register_structure_hook(dt.date, lambda value, _: dt.date.fromisoformat(value))
     conv.register_structure_hook(
         EventCorrected, lambda value, _: EventCorrected.of(value["corrects"], value["changes"])
     )
+    conv.register_structure_hook_factory(_is_optional, _optional(conv))
     return conv
 
 
@@ -216,8 +247,15 @@ def stored_event(type_name: str, schema_version: int, payload: Mapping[str, Any]
     cls = REGISTRY[type_name]
     if schema_version != cls.schema_version:
         return event_from_dict(type_name, schema_version, payload)
-    event: Event = _trusted.structure(payload, cls)
+    hook = _TRUSTED_HOOKS.get(cls)
+    if hook is None:
+        # Looked up once per class: `structure` would dispatch on every event.
+        hook = _TRUSTED_HOOKS[cls] = _trusted.get_structure_hook(cls)
+    event: Event = hook(payload, cls)
     return event
+
+
+_TRUSTED_HOOKS: dict[type[Event], Callable[[Mapping[str, Any], type[Event]], Event]] = {}
 
 
 @functools.lru_cache(maxsize=16_384)

@@ -151,14 +151,15 @@ class Timeline:
     ) -> Diff:
         """What changed between two valid times, each change with its events.
 
-        Across all dossiers and as known now, both states resume from snapshots
-        (see `state`), reading the same events: those up to the position
-        stored when the diff began. Otherwise both fold the events, read once.
+        Across all dossiers and as known now, the fold resumes once from a
+        snapshot (see `state`) and runs on from one date to the other, reading
+        the events up to the position stored when the diff began. Otherwise
+        both fold the events, read once.
         """
         if known_at is None and dossier is None:
-            head = self.store.head()
-            before = snapshots.resume(self.store, cutoff(start), through=head)
-            return diff(before, snapshots.resume(self.store, cutoff(end), through=head))
+            moments = [cutoff(start), cutoff(end)]
+            before, after = snapshots.resume_at(self.store, moments, through=self.store.head())
+            return diff(before, after)
         known = cutoff(known_at) if known_at is not None else None
         events = list(self._events(dossier, known))
         before = project(events, as_of=cutoff(start), known_at=known)

@@ -25,7 +25,7 @@ import hashlib
 import heapq
 import pickle
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -374,19 +374,42 @@ def resume(
     `through` leaves out events past that position: two states read with the
     same `through` see the same events, however many commit in between.
     """
+    (state,) = resume_at(store, [as_of], use_snapshots=use_snapshots, through=through)
+    return state
+
+
+def resume_at(
+    store: EventStore,
+    moments: Sequence[dt.datetime],
+    *,
+    use_snapshots: bool = True,
+    through: int | None = None,
+) -> list[State]:
+    """The states at several valid times, in the order given, from one snapshot.
+
+    The fold resumes once, at the snapshot before the earliest moment, and
+    runs on from one moment to the next, freezing a state at each: a diff
+    over a month thaws one snapshot and folds one month, not two snapshots.
+    """
     with collector_paused():
-        return _resume(store, as_of, use_snapshots=use_snapshots, through=through)
+        found = _resume(store, sorted(set(moments)), use_snapshots=use_snapshots, through=through)
+    return [found[moment] for moment in moments]
 
 
 def _resume(
-    store: EventStore, as_of: dt.datetime, *, use_snapshots: bool, through: int | None
-) -> State:
+    store: EventStore,
+    moments: list[dt.datetime],
+    *,
+    use_snapshots: bool,
+    through: int | None,
+) -> dict[dt.datetime, State]:
     snapshot = None
     if use_snapshots:
         with store.engine.connect() as conn:
             reflected = checkpoint(conn)
             trusted = reflected if through is None else min(reflected, through)
-            snapshot = latest(conn, min(as_of, untouched_before(conn, reflected)), through=trusted)
+            before = min(moments[0], untouched_before(conn, reflected))
+            snapshot = latest(conn, before, through=trusted)
     if snapshot is None:
         accumulator, start = Fold(), BEGINNING
         held = list(full_context(store, through=through).envelopes.values())
@@ -397,6 +420,10 @@ def _resume(
         fixes = store.read_all(after=snapshot.position, types=TIMELESS_TYPES, through=through)
         context.add(store, fixes)
         held = list(context.envelopes.values())
-    facts, categories = stream_facts(store, held, start, as_of, through=through)
-    advance(accumulator, facts)
-    return freeze(accumulator, categories, as_of=as_of, known_at=None)
+    states = {}
+    for as_of in moments:
+        facts, categories = stream_facts(store, held, start, as_of, through=through)
+        advance(accumulator, facts)
+        states[as_of] = freeze(accumulator, categories, as_of=as_of, known_at=None)
+        start = as_of
+    return states

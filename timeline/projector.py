@@ -53,6 +53,7 @@ from timeline import snapshots
 from timeline.database import WRITE
 from timeline.memory import collector_paused
 from timeline.schema import READ_MODELS, checkpoints
+from timeline.schema import events as events_table
 from timeline.schema import snapshots as snapshot_table
 from timeline.store import EventStore
 
@@ -97,7 +98,8 @@ class Projector:
         self._context = snapshots.Context()
         self._last_snapshot_step = 0
         self._progress: Progress | None = None
-        self._first_pass_running = False
+        # The facts a first pass will fold (about: fixes change it a little).
+        self._first_pass_steps: int | None = None
         self.position = 0
 
     # -- state kept between pages ---------------------------------------------
@@ -142,16 +144,13 @@ class Projector:
     def _advance(self, accumulator: Fold, facts: Iterable[Envelope], save: Save | None) -> None:
         """Fold facts, leaving a snapshot every `snapshot_every` steps at a clean cutoff.
 
-        In a first pass only one snapshot per `keep_every` steps is taken: the
-        others would be thinned out at once, and each costs a copy of the state.
+        In a first pass only the snapshots thinning would keep are taken (see
+        `_kept_after_first_pass`): each costs a copy of the state.
         """
         for fact in facts:
             due = accumulator.step - self._last_snapshot_step >= self.snapshot_every
-            if self._first_pass_running:
-                due = (
-                    accumulator.step // self.keep_every
-                    > self._last_snapshot_step // self.keep_every
-                )
+            if self._first_pass_steps is not None:
+                due = self._kept_after_first_pass(accumulator.step, due)
             if (
                 save is not None
                 and due
@@ -163,6 +162,18 @@ class Projector:
                 if self._progress is not None:
                     self._progress(min(accumulator.step, self.position), self.position)
             advance(accumulator, (fact,))
+
+    def _kept_after_first_pass(self, step: int, due: bool) -> bool:
+        """Whether a snapshot at fold `step` of a first pass would survive thinning.
+
+        One per `keep_every` steps does, and so do the newest few, every
+        `snapshot_every` steps near the end: as-of queries on recent dates
+        then fold at most that many steps.
+        """
+        assert self._first_pass_steps is not None  # only asked during a first pass
+        bucket = step // self.keep_every > self._last_snapshot_step // self.keep_every
+        near_end = self._first_pass_steps - snapshots.KEEP_LATEST * self.snapshot_every
+        return bucket or (due and step >= near_end)
 
     # -- one page --------------------------------------------------------------
 
@@ -330,7 +341,7 @@ class Projector:
         """
         self.position = head
         self._context = snapshots.full_context(self.store, through=head)
-        self._progress, self._first_pass_running = progress, True
+        self._progress, self._first_pass_steps = progress, self._folded_through(head)
         try:
             with self.store.engine.connect() as conn:
                 fold, categories = self._refold_from(conn, snapshots.BEGINNING, self._save_apart)
@@ -338,7 +349,7 @@ class Projector:
             self._fold = None
             raise
         finally:
-            self._progress, self._first_pass_running = None, False
+            self._progress, self._first_pass_steps = None, None
             self.position = 0
 
         def write(conn: Connection) -> int:
@@ -348,6 +359,16 @@ class Projector:
             return head
 
         return self._commit(write)
+
+    def _folded_through(self, head: int) -> int:
+        """How many events up to `head` are of a type the fold reads."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(events_table)
+            .where(events_table.c.position <= head, events_table.c.type.in_(FOLDED_TYPES))
+        )
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     def _save_apart(self, cutoff: dt.datetime, accumulator: Fold) -> None:
         """A snapshot in a transaction of its own."""

@@ -45,6 +45,8 @@ from timeline.store import EventStore
 END_OF_TIME = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 BEGINNING = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 PROJECTOR = "read-models"
+KEEP_LATEST = 4
+"""Snapshots kept however close together: the newest, for late facts and recent as-of."""
 FIX_CLASSES = (EventCorrected, EventRetracted)
 # Events that apply at every valid time: fixes, and declarations (categories).
 TIMELESS = (*FIX_CLASSES, DossierDeclared)
@@ -227,7 +229,7 @@ def save(
     context: Context,
     *,
     keep_every: int,
-    keep_latest: int = 4,
+    keep_latest: int = KEEP_LATEST,
 ) -> None:
     """Store a snapshot and thin out older ones.
 

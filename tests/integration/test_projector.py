@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -225,3 +227,21 @@ def test_fixes_naming_events_of_another_dossier_by_id_apply_everywhere(engine: E
             assert snapshots.resume(store, moment) == project(store.read_all(), as_of=moment)
     positions = snapshots.resume(store, moments[1]).positions
     assert {p.actor for p in positions} == {"USA"}
+
+
+def test_a_first_pass_keeps_the_newest_snapshots_close_together(engine: Engine) -> None:
+    """Near the end a first pass snapshots every `snapshot_every` steps, not per `keep_every`."""
+    store = EventStore(engine)
+    history = [attrs_free(e) for e in _long_history()]
+    _append(store, history)
+    # One bucket of `keep_every` spans the whole history: without the newest
+    # ones, the final snapshot would be the only one.
+    Projector(store, page_size=50, snapshot_every=10, keep_every=10_000).rebuild()
+    with engine.connect() as conn:
+        steps = sorted(conn.scalars(sa.select(snapshots.snapshots.c.step)))
+    assert len(steps) == snapshots.KEEP_LATEST
+    assert steps[0] > 0
+    last = max(e.occurred.start for e in store.read_all())
+    for days in (1, 5, 20):
+        as_of = last - dt.timedelta(days=days)
+        assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)

@@ -429,11 +429,7 @@ class EventStore:
             query = rows.select(sources=sources).where(*filters)
             if last is not None:
                 query = query.where(
-                    # The plain bound is implied by the tuple, but only it
-                    # lets PostgreSQL start the index scan where the last
-                    # page ended instead of at `start` on every page.
-                    table.c.occurred_start >= last[0],
-                    sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last),
+                    sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last)
                 )
             query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
             with self.engine.connect() as conn:

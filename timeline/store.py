@@ -433,8 +433,15 @@ class EventStore:
                 )
             query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
             with self.engine.connect() as conn:
-                page = conn.execute(query).all()
                 dialect = conn.dialect.name
+                if dialect == "postgresql":
+                    # A page walks the valid-time index in order. Given missing
+                    # or stale statistics (after a bulk import, or with autovacuum
+                    # off) PostgreSQL would rather bitmap-scan and sort every
+                    # row after the page's start: each page then costs the rest
+                    # of the window, and a replay grows quadratic.
+                    conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+                page = conn.execute(query).all()
             decode = rows.decoder(dialect)
             for row in page:
                 position, kind = row[rows.POSITION], row[rows.TYPE]

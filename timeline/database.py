@@ -9,6 +9,7 @@ commit. PostgreSQL: psycopg 3, whatever the URL's driver says.
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import Any
 
 import orjson
@@ -77,6 +78,11 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
         # Straight to the driver: through `exec_driver_sql` this one statement
         # costs a fifth of a one-event append.
         driver: Any = conn.connection.driver_connection
-        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        try:
+            driver.execute(statement)
+        except sqlite3.Error as err:
+            # As SQLAlchemy would raise it ("database is locked" after the timeout).
+            raise sa.exc.DBAPIError.instance(statement, None, err, sqlite3.Error) from err
 
     return engine

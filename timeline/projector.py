@@ -361,14 +361,15 @@ class Projector:
         return self._commit(write)
 
     def _folded_through(self, head: int) -> int:
-        """How many events up to `head` are of a type the fold reads."""
-        query = (
-            sa.select(sa.func.count())
-            .select_from(events_table)
-            .where(events_table.c.position <= head, events_table.c.type.in_(FOLDED_TYPES))
-        )
+        """About how many facts a fold through `head` takes: those of a type it
+        reads, less one for each retraction (corrections change no count)."""
+        query = sa.select(
+            sa.func.count().filter(events_table.c.type.in_(FOLDED_TYPES)),
+            sa.func.count().filter(events_table.c.type == EventRetracted.type),
+        ).where(events_table.c.position <= head)
         with self.store.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
+            folded, retracted = conn.execute(query).one()
+        return int(folded or 0) - int(retracted or 0)
 
     def _save_apart(self, cutoff: dt.datetime, accumulator: Fold) -> None:
         """A snapshot in a transaction of its own."""

@@ -183,21 +183,29 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
 
 
 def heads(conn: Connection, dossiers: Sequence[str]) -> tuple[list[int], int, dt.datetime | None]:
-    """Each dossier's version, the last position and its recorded time, in one statement.
+    """Each dossier's version, the last position and its recorded time, in few statements.
 
     One scalar subquery per dossier, not a `GROUP BY`: each is a single seek
     into the unique ``(dossier, version)`` index, however long the dossier.
+    A statement asks for at most `_LOOKUP_CHUNK` dossiers, well within the
+    columns a result may have (1,664 on PostgreSQL, 2,000 on SQLite).
     """
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     last = "SELECT {} FROM events ORDER BY position DESC LIMIT 1"
-    columns = [f"({last.format('position')})", f"({last.format('recorded')})"]
-    columns += [f"(SELECT max(version) FROM events WHERE dossier = {mark})"] * len(dossiers)
-    position, recorded, *versions = execute(
-        conn, f"SELECT {', '.join(columns)}", tuple(dossiers)
-    ).fetchone()
+    versions: list[int] = []
+    position, recorded = 0, None
+    for start in range(0, max(len(dossiers), 1), _LOOKUP_CHUNK):
+        chunk = tuple(dossiers[start : start + _LOOKUP_CHUNK])
+        columns = [f"({last.format('position')})", f"({last.format('recorded')})"]
+        columns += [f"(SELECT max(version) FROM events WHERE dossier = {mark})"] * len(chunk)
+        position, recorded, *found = execute(conn, f"SELECT {', '.join(columns)}", chunk).fetchone()
+        versions += [version or 0 for version in found]
     if recorded is not None:
         recorded = _sqlite_parse(recorded) if conn.dialect.name == "sqlite" else _pg_time(recorded)
-    return [version or 0 for version in versions], position or 0, recorded
+    return versions, position or 0, recorded
+
+
+_LOOKUP_CHUNK = 500
 
 
 def decoder(dialect: str) -> Callable[[RawRow], Envelope]:

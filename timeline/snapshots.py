@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import heapq
+import math
 import pickle
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -268,11 +269,14 @@ def drop_after(conn: Connection, moment: dt.datetime) -> None:
     conn.execute(snapshots.delete().where(snapshots.c.cutoff > moment))
 
 
-def latest(conn: Connection, before: dt.datetime, *, through: int) -> Snapshot | None:
+def latest(
+    conn: Connection, before: dt.datetime, *, through: int, min_step: int = 0
+) -> Snapshot | None:
     """The snapshot with the latest cutoff at or before `before`, of this code's folds.
 
     Only snapshots at or before position `through` (the checkpoint) count:
     one a first pass saved before it committed may have been overtaken.
+    `min_step` skips snapshots of shorter folds.
     """
     row = conn.execute(
         sa.select(snapshots.c.cutoff, snapshots.c.position, snapshots.c.fold)
@@ -280,6 +284,7 @@ def latest(conn: Connection, before: dt.datetime, *, through: int) -> Snapshot |
             snapshots.c.cutoff <= before,
             snapshots.c.position <= through,
             snapshots.c.fingerprint == FINGERPRINT,
+            snapshots.c.step >= min_step,
         )
         .order_by(snapshots.c.cutoff.desc(), snapshots.c.id.desc())
         .limit(1)
@@ -398,6 +403,11 @@ def resume_at(
     return [found[moment] for moment in moments]
 
 
+THAW_PER_STEP = 0.1
+"""Thawing a snapshot costs about what folding a tenth of its steps does: a
+fold runs on rather than thaw a snapshot less than a tenth ahead of it."""
+
+
 def _resume(
     store: EventStore,
     moments: list[dt.datetime],
@@ -405,27 +415,41 @@ def _resume(
     use_snapshots: bool,
     through: int | None,
 ) -> dict[dt.datetime, State]:
-    snapshot = None
+    """The states at `moments` (ascending): each later one folds on from the one
+    before, unless a snapshot well ahead of it is cheaper to thaw."""
+    trusted, untouched = None, END_OF_TIME
     if use_snapshots:
         with store.engine.connect() as conn:
             reflected = checkpoint(conn)
             trusted = reflected if through is None else min(reflected, through)
-            before = min(moments[0], untouched_before(conn, reflected))
-            snapshot = latest(conn, before, through=trusted)
-    if snapshot is None:
-        accumulator, start = Fold(), BEGINNING
-        held = list(full_context(store, through=through).envelopes.values())
-    else:
-        accumulator, held = snapshot.thaw()
-        start = snapshot.cutoff
-        context = Context(held)
-        fixes = store.read_all(after=snapshot.position, types=TIMELESS_TYPES, through=through)
-        context.add(store, fixes)
-        held = list(context.envelopes.values())
+            untouched = untouched_before(conn, reflected)
+    accumulator, start, held = Fold(), BEGINNING, None
     states = {}
     for as_of in moments:
+        snapshot = None
+        if trusted is not None:
+            # A snapshot at step s is worth thawing if s * (1 - THAW_PER_STEP) > step.
+            folding = held is not None
+            min_step = math.ceil(accumulator.step / (1 - THAW_PER_STEP)) if folding else 0
+            with store.engine.connect() as conn:
+                snapshot = latest(conn, min(as_of, untouched), through=trusted, min_step=min_step)
+        if snapshot is not None and (held is None or snapshot.cutoff > start):
+            accumulator, start, held = _thawed(store, snapshot, through)
+        elif held is None:
+            held = list(full_context(store, through=through).envelopes.values())
         facts, categories = stream_facts(store, held, start, as_of, through=through)
         advance(accumulator, facts)
         states[as_of] = freeze(accumulator, categories, as_of=as_of, known_at=None)
         start = as_of
     return states
+
+
+def _thawed(
+    store: EventStore, snapshot: Snapshot, through: int | None
+) -> tuple[Fold, dt.datetime, list[Envelope]]:
+    """A snapshot's fold, its cutoff, and the fixes it needs, those recorded since included."""
+    accumulator, held = snapshot.thaw()
+    context = Context(held)
+    fixes = store.read_all(after=snapshot.position, types=TIMELESS_TYPES, through=through)
+    context.add(store, fixes)
+    return accumulator, snapshot.cutoff, list(context.envelopes.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import attrs
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from events import (
     PositionStated,
     Stance,
 )
-from projections import project
+from projections import Fold, project
 from tests.strategies import as_of_points, histories
 from timeline import snapshots, synthetic
 from timeline.projector import Projector, expected_read_models, read_models
@@ -240,8 +241,32 @@ def test_a_first_pass_keeps_the_newest_snapshots_close_together(engine: Engine) 
     with engine.connect() as conn:
         steps = sorted(conn.scalars(sa.select(snapshots.snapshots.c.step)))
     assert len(steps) == snapshots.KEEP_LATEST
-    assert steps[0] > 0
+    assert steps[0] >= steps[-1] - (snapshots.KEEP_LATEST + 1) * 10  # all near the end
     last = max(e.occurred.start for e in store.read_all())
     for days in (1, 5, 20):
         as_of = last - dt.timedelta(days=days)
         assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
+
+
+def test_states_far_apart_thaw_a_second_snapshot_close_ones_fold_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`resume_at` folds on between near moments and thaws again when a snapshot is far ahead."""
+    store = EventStore(engine)
+    _append(store, [attrs_free(e) for e in _long_history()])
+    Projector(store, page_size=50, snapshot_every=5, keep_every=5).catch_up()
+    thawed = []
+    real_thaw = snapshots.Snapshot.thaw
+
+    def counting_thaw(snapshot: snapshots.Snapshot) -> tuple[Fold, list[Envelope]]:
+        thawed.append(snapshot.cutoff)
+        return real_thaw(snapshot)
+
+    monkeypatch.setattr(snapshots.Snapshot, "thaw", counting_thaw)
+    starts = sorted(e.occurred.start for e in store.read_all())
+    early, late = starts[30], starts[-10]
+    for moments, thaws in (([early, late], 2), ([late - dt.timedelta(hours=1), late], 1)):
+        thawed.clear()
+        expected = [project(store.read_all(), as_of=moment) for moment in moments]
+        assert snapshots.resume_at(store, moments) == expected
+        assert len(thawed) == thaws

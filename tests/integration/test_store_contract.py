@@ -308,12 +308,17 @@ def test_reappending_identical_events_is_a_no_op(store: EventStore) -> None:
     assert everything(store) == list(first)
 
 
-def test_reappend_mixed_with_new_appends_only_the_new(store: EventStore) -> None:
-    """A batch of stored and new events appends the new ones only, at the next positions."""
+@pytest.mark.parametrize("size", [1, rows.COPY_FROM + 1], ids=["inserted", "copied"])
+def test_reappend_mixed_with_new_appends_only_the_new(store: EventStore, size: int) -> None:
+    """A batch of stored and new events appends the new ones only, at the next positions.
+
+    On PostgreSQL a batch this large goes in by COPY: the clash undoes it too.
+    """
     (old,) = store.append("d", [new()])
-    fresh = new()
-    stored = store.append("d", [unstored(old), fresh])
-    assert [(e.key, e.position, e.version) for e in stored] == [(fresh.key, 2, 2)]
+    fresh = [new() for _ in range(size)]
+    stored = store.append("d", [unstored(old), *fresh])
+    expected = [(e.key, n, n) for n, e in enumerate(fresh, start=2)]
+    assert [(e.key, e.position, e.version) for e in stored] == expected
 
 
 def test_the_same_envelope_twice_in_a_batch_is_stored_once(store: EventStore) -> None:
@@ -447,6 +452,15 @@ def test_a_failure_while_inserting_rolls_everything_back(
     assert store.head() == 0
     (next_one,) = store.append("a", [new("a")])
     assert (next_one.position, next_one.version) == (1, 1)
+
+
+def test_one_append_may_hold_more_dossiers_than_a_result_has_columns(store: EventStore) -> None:
+    """2,100 dossiers in one batch: more than PostgreSQL's 1,664 result columns."""
+    names = [f"d{n:04d}" for n in range(2_100)]
+    store.append_batches({name: [new(name)] for name in names})
+    store.append_batches({name: [new(name)] for name in names[-2:]}, {names[-1]: 1})
+    assert [store.version(name) for name in (names[0], names[-2], names[-1])] == [1, 2, 2]
+    assert store.head() == 2_102
 
 
 def test_an_envelope_of_another_dossier_invalidates_the_batch(store: EventStore) -> None:

@@ -41,3 +41,20 @@ def test_follow_from_a_position_skips_what_came_before(store: EventStore) -> Non
         store.append_batches(batch)
     positions = [e.position for e in store.follow(15, poll=0.01, stop=lambda: True)]
     assert positions == list(range(16, store.head() + 1))
+
+
+def test_an_append_wakes_a_postgresql_waiter_long_before_its_poll(store: EventStore) -> None:
+    """PostgreSQL waiters are woken by the append's NOTIFY; SQLite ones sleep out the poll."""
+    postgres = store.engine.dialect.name == "postgresql"
+    poll = 60.0 if postgres else 0.5
+    (batch,) = synthetic.batches(synthetic.history(5, seed=5), 10)
+    with store.waiter(poll) as waiter:
+        timer = threading.Timer(0.2, store.append_batches, (batch,))
+        timer.start()
+        began = time.monotonic()
+        waiter.wait()
+        waited = time.monotonic() - began
+        timer.join()
+    # Which wake-up it was, with a margin of many seconds: not a speed assertion.
+    assert waited < poll / 2 if postgres else waited >= poll
+    assert store.head() == sum(len(part) for part in batch.values())

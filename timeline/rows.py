@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -56,6 +56,14 @@ def select(*, sources: bool = True) -> sa.Select[Any]:
 
 
 RawRow = Sequence[Any]
+
+LOOKUP_CHUNK = 500
+"""Values per lookup statement: within every backend's limit on parameters and columns."""
+
+
+def chunks(values: Sequence[Any], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -187,25 +195,22 @@ def heads(conn: Connection, dossiers: Sequence[str]) -> tuple[list[int], int, dt
 
     One scalar subquery per dossier, not a `GROUP BY`: each is a single seek
     into the unique ``(dossier, version)`` index, however long the dossier.
-    A statement asks for at most `_LOOKUP_CHUNK` dossiers, well within the
+    A statement asks for at most `LOOKUP_CHUNK` dossiers, well within the
     columns a result may have (1,664 on PostgreSQL, 2,000 on SQLite).
     """
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     last = "SELECT {} FROM events ORDER BY position DESC LIMIT 1"
     versions: list[int] = []
     position, recorded = 0, None
-    for start in range(0, max(len(dossiers), 1), _LOOKUP_CHUNK):
-        chunk = tuple(dossiers[start : start + _LOOKUP_CHUNK])
+    for chunk in chunks(dossiers) if dossiers else [()]:
         columns = [f"({last.format('position')})", f"({last.format('recorded')})"]
         columns += [f"(SELECT max(version) FROM events WHERE dossier = {mark})"] * len(chunk)
-        position, recorded, *found = execute(conn, f"SELECT {', '.join(columns)}", chunk).fetchone()
+        query = f"SELECT {', '.join(columns)}"
+        position, recorded, *found = execute(conn, query, tuple(chunk)).fetchone()
         versions += [version or 0 for version in found]
     if recorded is not None:
         recorded = _sqlite_parse(recorded) if conn.dialect.name == "sqlite" else _pg_time(recorded)
     return versions, position or 0, recorded
-
-
-_LOOKUP_CHUNK = 500
 
 
 def decoder(dialect: str) -> Callable[[RawRow], Envelope]:

@@ -428,9 +428,9 @@ def _resume(
     for as_of in moments:
         snapshot = None
         if trusted is not None:
-            # A snapshot at step s is worth thawing if s * (1 - THAW_PER_STEP) > step.
-            folding = held is not None
-            min_step = math.ceil(accumulator.step / (1 - THAW_PER_STEP)) if folding else 0
+            # Once folding, a snapshot at step s is worth thawing if
+            # s * (1 - THAW_PER_STEP) > the fold's step.
+            min_step = 0 if held is None else math.ceil(accumulator.step / (1 - THAW_PER_STEP))
             with store.engine.connect() as conn:
                 snapshot = latest(conn, min(as_of, untouched), through=trusted, min_step=min_step)
         if snapshot is not None and (held is None or snapshot.cutoff > start):

@@ -42,7 +42,6 @@ from timeline.schema import events as table
 Clock = Callable[[], dt.datetime]
 CHANNEL = "timeline_events"
 """PostgreSQL NOTIFY channel: every append announces its last position here."""
-_LOOKUP_CHUNK = 500
 
 
 def utc_now() -> dt.datetime:
@@ -54,11 +53,6 @@ class _Last(NamedTuple):
 
     position: int
     recorded: dt.datetime | None
-
-
-def _chunks(values: Sequence[Any], size: int = _LOOKUP_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 class EventStore:
@@ -212,7 +206,7 @@ class EventStore:
 
     def _not_stored(self, conn: Connection, candidates: list[Envelope]) -> list[Envelope]:
         """The candidates not stored yet; identical re-appends drop out, conflicts raise."""
-        existing = self._existing(conn, candidates)
+        existing = self._existing(conn, (e.id for e in candidates))
         fresh = []
         keys: dict[tuple[str, str], uuid.UUID] = {}
         for envelope in candidates:
@@ -246,9 +240,11 @@ class EventStore:
                 )
         return fresh
 
-    def _existing(self, conn: Connection, envelopes: list[Envelope]) -> dict[uuid.UUID, Envelope]:
+    @staticmethod
+    def _existing(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Envelope]:
+        """The stored events with these ids, whatever their dossier."""
         found: dict[uuid.UUID, Envelope] = {}
-        for chunk in _chunks([e.id for e in envelopes]):
+        for chunk in rows.chunks(list(dict.fromkeys(ids))):
             for envelope in rows.fetch(conn, rows.select().where(table.c.id.in_(chunk))):
                 found[envelope.id] = envelope
         return found
@@ -259,7 +255,7 @@ class EventStore:
         for envelope in envelopes:
             by_dossier.setdefault(envelope.dossier, []).append(envelope.key)
         for dossier, keys in by_dossier.items():
-            for chunk in _chunks(keys):
+            for chunk in rows.chunks(keys):
                 query = sa.select(table.c.key).where(
                     table.c.dossier == dossier, table.c.key.in_(chunk)
                 )
@@ -305,7 +301,7 @@ class EventStore:
         by_key: dict[str, Envelope] = {}
         by_id: dict[uuid.UUID, Envelope] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(names):
+            for chunk in rows.chunks(names):
                 ids = [i for i in map(_as_uuid, chunk) if i is not None]
                 # Two queries, not one with OR: each can use its unique index,
                 # whatever the planner's statistics say after a bulk import.
@@ -327,12 +323,8 @@ class EventStore:
 
     def find_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Envelope]:
         """The stored events with these ids, whatever their dossier."""
-        found: dict[uuid.UUID, Envelope] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(ids))):
-                for envelope in rows.fetch(conn, rows.select().where(table.c.id.in_(chunk))):
-                    found[envelope.id] = envelope
-        return found
+            return self._existing(conn, ids)
 
     def read_dossier(self, dossier: str, from_version: int = 1) -> Iterator[Envelope]:
         """One dossier in version order, from `from_version` on, streamed in pages."""

@@ -115,9 +115,7 @@ def test_state_with_snapshots_equals_full_fold(engine: Engine, data: st.DataObje
 
 def test_snapshots_are_taken_and_used(engine: Engine) -> None:
     """A projector with small snapshot intervals leaves snapshots behind, and state uses them."""
-    store = EventStore(engine)
-    history = [attrs_free(e) for e in _long_history()]
-    _append(store, history)
+    store = _with_long_history(engine)
     Projector(store, page_size=7, snapshot_every=5, keep_every=5).catch_up()
     with engine.connect() as conn:
         count = conn.execute(sa.select(sa.func.count()).select_from(snapshots.snapshots)).scalar()
@@ -128,6 +126,13 @@ def test_snapshots_are_taken_and_used(engine: Engine) -> None:
     assert found.thaw()[0].step > 0
     as_of = snapshots.END_OF_TIME
     assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
+
+
+def _with_long_history(engine: Engine) -> EventStore:
+    """A store holding `_long_history`, appended as a caller would."""
+    store = EventStore(engine)
+    _append(store, [attrs_free(e) for e in _long_history()])
+    return store
 
 
 def _long_history() -> list[Envelope]:
@@ -232,9 +237,7 @@ def test_fixes_naming_events_of_another_dossier_by_id_apply_everywhere(engine: E
 
 def test_a_first_pass_keeps_the_newest_snapshots_close_together(engine: Engine) -> None:
     """Near the end a first pass snapshots every `snapshot_every` steps, not per `keep_every`."""
-    store = EventStore(engine)
-    history = [attrs_free(e) for e in _long_history()]
-    _append(store, history)
+    store = _with_long_history(engine)
     # One bucket of `keep_every` spans the whole history: without the newest
     # ones, the final snapshot would be the only one.
     Projector(store, page_size=50, snapshot_every=10, keep_every=10_000).rebuild()
@@ -252,8 +255,7 @@ def test_states_far_apart_thaw_a_second_snapshot_close_ones_fold_on(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`resume_at` folds on between near moments and thaws again when a snapshot is far ahead."""
-    store = EventStore(engine)
-    _append(store, [attrs_free(e) for e in _long_history()])
+    store = _with_long_history(engine)
     Projector(store, page_size=50, snapshot_every=5, keep_every=5).catch_up()
     thawed = []
     real_thaw = snapshots.Snapshot.thaw

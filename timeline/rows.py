@@ -9,9 +9,9 @@ read back through SQLAlchemy too (and the other way round):
 
 * SQLite: ids as 32 hex digits, times as naive UTC text
   ``YYYY-MM-DD HH:MM:SS.ffffff`` (which sorts correctly), JSON as text.
-* PostgreSQL: native ``uuid``, ``timestamptz`` and ``jsonb``; rows go in
-  with ``COPY``, and psycopg hands back UUIDs, aware datetimes and decoded
-  JSON.
+* PostgreSQL: native ``uuid``, ``timestamptz`` and ``jsonb``; a few rows go
+  in by one ``INSERT``, many by ``COPY``, and psycopg hands back UUIDs,
+  aware datetimes and decoded JSON.
 """
 
 from __future__ import annotations
@@ -132,49 +132,73 @@ def encode(
 
 
 def execute(
-    conn: Connection, statement: str, parameters: Sequence[Any] | None = None, *, many: bool = False
+    conn: Connection,
+    statements: str | Sequence[str],
+    parameters: Sequence[Any] | None = None,
+    *,
+    many: bool = False,
 ) -> Any:
-    """Run one statement on the driver of `conn`'s transaction; returns the driver's cursor.
+    """Run statements in order on the driver of `conn`; returns the cursor of the last.
 
-    SQLAlchemy's own `exec_driver_sql` costs several times what SQLite takes
-    to run a small statement, which is most of a one-event append. Errors
-    come out as SQLAlchemy's, so callers handle one family of exceptions.
+    `parameters` are the last statement's. PostgreSQL gets all the statements
+    in one round trip, its parameters bound by psycopg on the client (the
+    server binds them for one statement at a time); SQLite takes them one
+    by one, as cheaply. SQLAlchemy's own `exec_driver_sql` costs several
+    times what SQLite takes to run a small statement, which is most of a
+    one-event append. Errors come out as SQLAlchemy's, so callers handle one
+    family of exceptions.
     """
+    statements = [statements] if isinstance(statements, str) else list(statements)
     driver: Any = conn.connection.driver_connection
-    cursor = driver.cursor()
+    sqlite = conn.dialect.name == "sqlite"
+    cursor = driver.cursor() if sqlite else psycopg.ClientCursor(driver)
+    if not sqlite:
+        statements = ["; ".join(statements)]
+    *first, last = statements
     try:
-        if many:
-            cursor.executemany(statement, parameters)
-        elif parameters is None:
-            # PostgreSQL: the simple protocol, so one call may hold several statements.
+        for statement in first:
             cursor.execute(statement)
+        if many:
+            cursor.executemany(last, parameters or ())
+        elif parameters is None:
+            cursor.execute(last)
         else:
-            cursor.execute(statement, parameters)
+            cursor.execute(last, parameters)
+        while not sqlite and cursor.nextset():
+            pass  # to the last statement's result
     except conn.dialect.loaded_dbapi.Error as err:
         raise sa.exc.DBAPIError.instance(
-            statement, parameters, err, conn.dialect.loaded_dbapi.Error
+            "; ".join(statements), parameters, err, conn.dialect.loaded_dbapi.Error
         ) from err
     return cursor
 
 
 COPY_FROM = 16
-"""From this many rows PostgreSQL takes them by COPY: fewer go in one INSERT each,
-which saves the round trips of starting and ending a COPY."""
+"""From this many rows PostgreSQL takes them by COPY: fewer go in one INSERT,
+in the same round trip as the statements that follow it."""
 
 
-def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert encoded rows on `conn`'s transaction: INSERT, or COPY for many on PostgreSQL."""
-    if not rows:
-        return
+def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str] = ()) -> None:
+    """Insert encoded rows on `conn`'s transaction, then run the statements `then`.
+
+    SQLite: one prepared INSERT for every row. PostgreSQL: one INSERT of a
+    few rows and `then` in a single round trip, or COPY for many.
+    """
     names = ", ".join(f'"{name}"' for name in COLUMNS)
     sqlite = conn.dialect.name == "sqlite"
-    if sqlite or len(rows) < COPY_FROM:
-        marks = ", ".join(("?" if sqlite else "%s",) * len(COLUMNS))
-        statement = f"INSERT INTO events ({names}) VALUES ({marks})"
-        if len(rows) == 1:
-            execute(conn, statement, rows[0])  # psycopg would pipeline even one row
-        else:
-            execute(conn, statement, rows, many=True)
+    if sqlite:
+        marks = ", ".join("?" * len(COLUMNS))
+        if rows:
+            execute(conn, f"INSERT INTO events ({names}) VALUES ({marks})", rows, many=True)
+        if then:
+            execute(conn, then)
+        return
+    if len(rows) < COPY_FROM:
+        marks = ", ".join(["%s"] * len(COLUMNS))
+        tuples = ", ".join([f"({marks})"] * len(rows))
+        inserting = [f"INSERT INTO events ({names}) VALUES {tuples}"] if rows else []
+        if inserting or then:
+            execute(conn, [*inserting, *then], [value for row in rows for value in row] or None)
         return
     driver = conn.connection.driver_connection
     assert driver is not None  # a live connection inside a transaction
@@ -188,10 +212,16 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         raise sa.exc.IntegrityError(statement, None, err) from err
     except psycopg.OperationalError as err:
         raise sa.exc.OperationalError(statement, None, err) from err
+    if then:
+        execute(conn, then)
 
 
-def heads(conn: Connection, dossiers: Sequence[str]) -> tuple[list[int], int, dt.datetime | None]:
+def heads(
+    conn: Connection, dossiers: Sequence[str], before: Sequence[str] = ()
+) -> tuple[list[int], int, dt.datetime | None]:
     """Each dossier's version, the last position and its recorded time, in few statements.
+
+    The statements `before` run first, on PostgreSQL in the same round trip.
 
     One scalar subquery per dossier, not a `GROUP BY`: each is a single seek
     into the unique ``(dossier, version)`` index, however long the dossier.
@@ -206,7 +236,9 @@ def heads(conn: Connection, dossiers: Sequence[str]) -> tuple[list[int], int, dt
         columns = [f"({last.format('position')})", f"({last.format('recorded')})"]
         columns += [f"(SELECT max(version) FROM events WHERE dossier = {mark})"] * len(chunk)
         query = f"SELECT {', '.join(columns)}"
-        position, recorded, *found = execute(conn, query, tuple(chunk)).fetchone()
+        cursor = execute(conn, [*before, query], tuple(chunk))
+        position, recorded, *found = cursor.fetchone()
+        before = ()
         versions += [version or 0 for version in found]
     if recorded is not None:
         recorded = _sqlite_parse(recorded) if conn.dialect.name == "sqlite" else _pg_time(recorded)

@@ -114,7 +114,12 @@ class EventStore:
                         f"expected {dossier!r}, got {envelope.dossier!r}",
                         key=envelope.key,
                     )
-        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        options: dict[str, Any] = dict(WRITE)
+        if self.engine.dialect.name == "postgresql":
+            # The append's own SQL begins and commits, riding on its statements
+            # (`_append_locked`); should it fail midway, the driver rolls back.
+            options["isolation_level"] = "AUTOCOMMIT"
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             try:
                 stored = self._append_locked(conn, batches, expected_versions or {})
             except sa.exc.IntegrityError as err:
@@ -127,14 +132,20 @@ class EventStore:
         batches: Mapping[str, Sequence[Envelope]],
         expected_versions: Mapping[str, int],
     ) -> tuple[Envelope, ...]:
-        if conn.dialect.name == "postgresql":
-            # Commit order == position order (module docstring). The savepoint
-            # rides along: one round trip for both.
-            rows.execute(conn, "LOCK TABLE events IN EXCLUSIVE MODE; SAVEPOINT optimistic")
-        else:
-            rows.execute(conn, "SAVEPOINT optimistic")
+        """Number and insert the new events under the write lock.
+
+        On PostgreSQL the append is two round trips: the transaction, the
+        lock (module docstring) and the savepoint travel with the query for
+        the dossiers' versions, and the release, the NOTIFY and the commit
+        with the INSERT. On SQLite the engine has begun the transaction with
+        ``BEGIN IMMEDIATE`` and commits it.
+        """
+        postgresql = conn.dialect.name == "postgresql"
+        opening = ["SAVEPOINT optimistic"]
+        if postgresql:
+            opening = ["BEGIN", "LOCK TABLE events IN EXCLUSIVE MODE", *opening]
         named = list(dict.fromkeys([*batches, *expected_versions]))
-        found, position, recorded = rows.heads(conn, named)
+        found, position, recorded = rows.heads(conn, named, before=opening)
         versions = dict(zip(named, found, strict=True))
         for dossier, expected in expected_versions.items():
             if expected != versions[dossier]:
@@ -149,19 +160,15 @@ class EventStore:
         except sa.exc.IntegrityError:
             rows.execute(conn, "ROLLBACK TO SAVEPOINT optimistic")
             stored = self._insert(conn, self._not_stored(conn, candidates), versions, after)
-        release = "RELEASE SAVEPOINT optimistic"
-        if conn.dialect.name == "postgresql" and stored:
-            # Delivered at commit, so a follower never wakes before it can read.
-            release += f"; SELECT pg_notify('{CHANNEL}', '{stored[-1].position}')"
-        rows.execute(conn, release)
         return stored
 
     def _insert(
         self, conn: Connection, fresh: list[Envelope], versions: dict[str, int], after: _Last
     ) -> tuple[Envelope, ...]:
-        """Number `fresh` after the last stored event and insert them; `versions` advance."""
-        if not fresh:
-            return ()
+        """Number `fresh` after the last stored event, insert them and end the savepoint.
+
+        `versions` advance. On PostgreSQL this also commits, in the INSERT's round trip.
+        """
         position = after.position
         now = self.clock()
         recorded = now if after.recorded is None else max(now, after.recorded)
@@ -185,7 +192,13 @@ class EventStore:
                     version=version,
                 )
             )
-        rows.insert(conn, encoded)
+        closing = ["RELEASE SAVEPOINT optimistic"]
+        if dialect == "postgresql":
+            if stored:
+                # Delivered at commit, so a follower never wakes before it can read.
+                closing.append(f"SELECT pg_notify('{CHANNEL}', '{position}')")
+            closing.append("COMMIT")
+        rows.insert(conn, encoded, then=closing)
         return tuple(stored)
 
     @staticmethod

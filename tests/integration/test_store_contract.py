@@ -440,8 +440,8 @@ def test_a_failure_while_inserting_rolls_everything_back(
     class Boom(Exception):
         pass
 
-    def insert_then_fail(conn: Any, encoded: Any) -> None:
-        real_insert(conn, encoded)
+    def insert_then_fail(conn: Any, encoded: Any, then: Any = ()) -> None:
+        real_insert(conn, encoded)  # not `then`: on PostgreSQL it holds the commit
         raise Boom
 
     real_insert = rows.insert

@@ -33,20 +33,21 @@ import datetime as dt
 import itertools
 import multiprocessing
 import os
-import pickle
 import resource
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
-from events import DossierDeclared, Envelope, EventCorrected, EventRetracted
-from events.codec import event_to_dict, source_to_dict
+from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred, Precision
+from events.codec import event_to_dict, source_to_dict, stored_event, stored_source
 from projections import FOLDED_TYPES, project
 from timeline import migrate, rows, snapshots, synthetic
 from timeline.database import create_engine
@@ -85,39 +86,60 @@ def row_of(envelope: Envelope) -> references.Row:
 
 
 def generate(path: Path, events: int, seed: int, single: int) -> None:
-    """Write the history as pickled batches, so every system reads the same events."""
+    """Write the history once, so every system reads the same events.
+
+    One JSON line of rows (`row_of`) per batch: the references take rows as
+    they are, and the engine's envelopes are built back from them faster
+    than a pickle of envelopes loads (a tenth of the time at a million).
+    """
     history = synthetic.history(events, seed=seed, dossiers=4)
     with path.open("wb") as out:
         for batch in synthetic.batches(history, BATCH):
-            pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.write(orjson.dumps([row_of(e) for part in batch.values() for e in part]))
+            out.write(b"\n")
     extra = synthetic.history(single, seed=seed + 1)
     singles = [
-        Envelope.new(dossier="bench-single", key=e.key, occurred=e.occurred, event=e.event)
+        row_of(Envelope.new(dossier="bench-single", key=e.key, occurred=e.occurred, event=e.event))
         for e in extra
         if not isinstance(e.event, DossierDeclared | EventCorrected | EventRetracted)
     ]
-    with path.with_suffix(".single").open("wb") as out:
-        pickle.dump(singles, out)
+    path.with_suffix(".single").write_bytes(orjson.dumps(singles))
 
 
-def batches(path: Path) -> Iterator[dict[str, list[Envelope]]]:
+def batches(path: Path) -> Iterator[list[references.Row]]:
+    """The history's batches, as rows."""
     with path.open("rb") as source:
-        while True:
-            try:
-                yield pickle.load(source)
-            except EOFError:
-                return
+        for line in source:
+            yield orjson.loads(line)
 
 
-def rows_of(batch: dict[str, list[Envelope]]) -> list[references.Row]:
-    """A batch as the references take it (converted outside their timings)."""
-    return [row_of(e) for part in batch.values() for e in part]
+def singles(path: Path) -> list[references.Row]:
+    loaded: list[references.Row] = orjson.loads(path.with_suffix(".single").read_bytes())
+    return loaded
 
 
-def singles(path: Path) -> list[Envelope]:
-    with path.with_suffix(".single").open("rb") as source:
-        loaded: list[Envelope] = pickle.load(source)
-        return loaded
+def envelope_of(row: references.Row) -> Envelope:
+    """The envelope `row_of` wrote, as the caller of an append would hold it."""
+    occurred = Occurred(
+        dt.datetime.fromisoformat(row["occurred_start"]),
+        dt.datetime.fromisoformat(row["occurred_end"]),
+        Precision(row["precision"]),
+    )
+    return Envelope(
+        id=uuid.UUID(row["id"]),
+        key=row["key"],
+        dossier=row["dossier"],
+        occurred=occurred,
+        event=stored_event(row["type"], row["schema_version"], row["payload"]),
+        sources=tuple(stored_source(source) for source in row["sources"]),
+    )
+
+
+def by_dossier(rows: list[references.Row]) -> dict[str, list[Envelope]]:
+    grouped: dict[str, list[Envelope]] = {}
+    for row in rows:
+        grouped.setdefault(row["dossier"], []).append(envelope_of(row))
+    return grouped
 
 
 # -- phases, each in its own process ----------------------------------------------
@@ -157,7 +179,8 @@ def engine_import(url: str, path: str) -> Result:
     migrate.upgrade(engine)
     store = EventStore(engine)
     seconds, count = 0.0, 0
-    for batch in batches(Path(path)):
+    for batch_rows in batches(Path(path)):
+        batch = by_dossier(batch_rows)
         start = time.perf_counter()
         count += len(store.append_batches(batch))
         seconds += time.perf_counter() - start
@@ -166,7 +189,7 @@ def engine_import(url: str, path: str) -> Result:
 
 def engine_single(url: str, path: str) -> Result:
     store = _store(url)
-    envelopes = singles(Path(path))
+    envelopes = [envelope_of(row) for row in singles(Path(path))]
     start = time.perf_counter()
     for envelope in envelopes:
         store.append("bench-single", [envelope])
@@ -264,8 +287,7 @@ def reference(name: str, url: str, path: str) -> Result:
     run = (
         references.eventsourcing_reference if name == "eventsourcing" else references.raw_reference
     )
-    single = [row_of(e) for e in singles(Path(path))]
-    figures = run(url, (rows_of(b) for b in batches(Path(path))), single)
+    figures = run(url, batches(Path(path)), singles(Path(path)))
     return {
         "import": figures.batch_import,
         "single": figures.single_append,
@@ -369,7 +391,7 @@ def main() -> None:
     if args.quick:
         args.events, args.single = 20_000, 200
     folder = Path(tempfile.mkdtemp(prefix="timeline-bench-"))
-    path = folder / "history.pickle"
+    path = folder / "history.jsonl"
     started = time.perf_counter()
     generate(path, args.events, args.seed, args.single)
     print(f"generated {args.events:,} events in {time.perf_counter() - started:,.0f} s")

@@ -390,16 +390,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.events, args.single = 20_000, 200
-    folder = Path(tempfile.mkdtemp(prefix="timeline-bench-"))
-    path = folder / "history.jsonl"
-    started = time.perf_counter()
-    generate(path, args.events, args.seed, args.single)
-    print(f"generated {args.events:,} events in {time.perf_counter() - started:,.0f} s")
-    urls = {"sqlite": f"sqlite:///{folder / 'engine.db'}", "postgresql": args.pg}
-    for backend in args.backend or ("sqlite", "postgresql"):
-        began = time.perf_counter()
-        report(backend, args.events, run_backend(urls[backend], path, args))
-        print(f"\n({backend} took {time.perf_counter() - began:,.0f} s)")
+    with tempfile.TemporaryDirectory(prefix="timeline-bench-") as scratch:
+        # The SQLite databases of a million events take about 2 GB: gone at the end.
+        folder = Path(scratch)
+        path = folder / "history.jsonl"
+        started = time.perf_counter()
+        generate(path, args.events, args.seed, args.single)
+        print(f"generated {args.events:,} events in {time.perf_counter() - started:,.0f} s")
+        urls = {"sqlite": f"sqlite:///{folder / 'engine.db'}", "postgresql": args.pg}
+        for backend in args.backend or ("sqlite", "postgresql"):
+            began = time.perf_counter()
+            report(backend, args.events, run_backend(urls[backend], path, args))
+            print(f"\n({backend} took {time.perf_counter() - began:,.0f} s)")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,13 @@ triggers the cycle collector, which then walks the whole growing graph,
 finding nothing: it doubles the time of a replay or a thaw. Those graphs hold
 no reference cycles, so the collector is paused for the duration and
 restored after, whatever happened.
+
+Restoring it is not free either: everything allocated during the pause sits
+in the youngest generation, and the first collection after it would walk it
+all (about a second for the state of a million events, a third of a query).
+So the pause ends by moving every tracked object straight to the oldest
+generation (`gc.freeze` then `gc.unfreeze`), which only a full collection
+walks. Nothing is leaked: any cycle among them is found by the next one.
 """
 
 from __future__ import annotations
@@ -24,4 +31,6 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()

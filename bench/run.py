@@ -401,7 +401,8 @@ def main() -> None:
         folder = Path(scratch)
         path = folder / "history.jsonl"
         started = time.perf_counter()
-        generate(path, args.events, args.seed, args.single)
+        with collector_paused():  # a third faster, and untimed
+            generate(path, args.events, args.seed, args.single)
         print(f"generated {args.events:,} events in {time.perf_counter() - started:,.0f} s")
         urls = {"sqlite": f"sqlite:///{folder / 'engine.db'}", "postgresql": args.pg}
         for backend in args.backend or ("sqlite", "postgresql"):

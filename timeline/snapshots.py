@@ -87,10 +87,14 @@ class Context:
         # Corrections by every name their reference may stand for: a fix of
         # an event must also reach wherever a correction has moved that event.
         self._corrections: dict[_Name, list[Envelope]] = {}
+        # `latest_reach` by fix, for as long as no event joins: every snapshot
+        # of a first pass asks it of every fix.
+        self._latest_reach: dict[uuid.UUID, dt.datetime] = {}
         for envelope in envelopes:
             self._keep(envelope)
 
     def _keep(self, envelope: Envelope) -> None:
+        self._latest_reach.clear()  # a new fix or target may move any reach
         self.envelopes[envelope.id] = envelope
         self._keys[(envelope.dossier, envelope.key)] = envelope
         self._ids[envelope.id.int] = envelope
@@ -173,6 +177,12 @@ class Context:
 
     def latest_reach(self, fix: Envelope) -> dt.datetime:
         """The latest valid time a fix touches: where it still matters to a fold."""
+        known = self._latest_reach.get(fix.id)
+        if known is None:
+            known = self._latest_reach[fix.id] = self._reach_latest(fix)
+        return known
+
+    def _reach_latest(self, fix: Envelope) -> dt.datetime:
         touched = [BEGINNING]
         for reference in fix.event.references().values():
             target = self.target(fix, reference)

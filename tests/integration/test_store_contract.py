@@ -7,7 +7,9 @@ up as one failing variant.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import itertools
 import uuid
 from collections.abc import Callable
@@ -48,6 +50,7 @@ from events import (
     Tone,
 )
 from timeline import migrate, rows
+from timeline import store as store_module
 from timeline.database import create_engine
 from timeline.errors import ConcurrencyError, DuplicateEvent, SchemaNotReady
 from timeline.schema import events as events_table
@@ -452,6 +455,36 @@ def test_a_failure_while_inserting_rolls_everything_back(
     assert store.head() == 0
     (next_one,) = store.append("a", [new("a")])
     assert (next_one.position, next_one.version) == (1, 1)
+
+
+def test_large_appends_pause_the_collector_and_restore_it(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From `PAUSE_FROM` events an append runs with the collector paused; after it,
+    succeeded or failed, the collector is on again."""
+    paused: list[bool] = []
+
+    @contextlib.contextmanager
+    def recorded() -> Any:
+        with real():
+            paused.append(not gc.isenabled())
+            yield
+
+    real = store_module.collector_paused
+    monkeypatch.setattr(store_module, "collector_paused", recorded)
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        store.append("d", [new()])
+        store.append("d", [new() for _ in range(store_module.PAUSE_FROM)])
+        assert paused == [True]
+        assert gc.isenabled()
+        with pytest.raises(ConcurrencyError):
+            store.append("d", [new() for _ in range(store_module.PAUSE_FROM)], expected_version=0)
+        assert paused == [True, True]
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def test_one_append_may_hold_more_dossiers_than_a_result_has_columns(store: EventStore) -> None:

@@ -437,6 +437,8 @@ class EventStore:
         if end is not None:
             filters.append(table.c.occurred_start < end)
         wanted = None if types is None else frozenset(types)
+        dialect = self.engine.dialect.name
+        decode = rows.decoder(dialect)  # one for every page: its cache of intervals stays warm
         last: tuple[dt.datetime, int] | None = None
         while True:
             query = rows.select(sources=sources).where(*filters)
@@ -446,7 +448,6 @@ class EventStore:
                 )
             query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
             with self.engine.connect() as conn:
-                dialect = conn.dialect.name
                 if dialect == "postgresql":
                     # A page walks the valid-time index in order. Given missing
                     # or stale statistics (after a bulk import, or with autovacuum
@@ -455,7 +456,6 @@ class EventStore:
                     # of the window, and a replay grows quadratic.
                     conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
                 page = conn.execute(query).all()
-            decode = rows.decoder(dialect)
             for row in page:
                 position, kind = row[rows.POSITION], row[rows.TYPE]
                 if (through is None or position <= through) and (wanted is None or kind in wanted):

@@ -176,28 +176,38 @@ class Context:
         return min(reaches)
 
     def latest_reach(self, fix: Envelope) -> dt.datetime:
-        """The latest valid time a fix touches: where it still matters to a fold."""
+        """The latest valid time a fix touches: where it still matters to a fold.
+
+        That is the latest of everything it names, and of everything the
+        fixes it names touch in turn, however long (or circular) the chain.
+        """
         known = self._latest_reach.get(fix.id)
         if known is None:
             known = self._latest_reach[fix.id] = self._reach_latest(fix)
         return known
 
     def _reach_latest(self, fix: Envelope) -> dt.datetime:
-        touched = [BEGINNING]
-        for reference in fix.event.references().values():
-            target = self.target(fix, reference)
-            if target is not None and isinstance(target.event, DossierDeclared):
-                return END_OF_TIME  # categories hold at every valid time
-            if target is not None:
-                touched.append(target.occurred.start)
-                touched.extend(self._moved_to(target))
+        latest = BEGINNING
+        pending, seen = [fix], set()
+        while pending:
+            current = pending.pop()
+            if current.id in seen:
+                continue
+            seen.add(current.id)
+            for reference in current.event.references().values():
+                target = self.target(current, reference)
+                if target is None:
+                    continue
+                if isinstance(target.event, DossierDeclared):
+                    return END_OF_TIME  # categories hold at every valid time
+                latest = max(latest, target.occurred.start, *self._moved_to(target))
                 if isinstance(target.event, FIX_CLASSES):
-                    touched.append(self.latest_reach(target))
-        if isinstance(fix.event, EventCorrected):
-            moved = fix.event.new_values().get("occurred")
-            if moved is not None:
-                touched.append(Occurred.parse(str(moved)).start)
-        return max(touched)
+                    pending.append(target)
+            if isinstance(current.event, EventCorrected):
+                moved = current.event.new_values().get("occurred")
+                if moved is not None:
+                    latest = max(latest, Occurred.parse(str(moved)).start)
+        return latest
 
     def beyond(self, cutoff: dt.datetime) -> list[Envelope]:
         """What a fold resumed at `cutoff` still needs: fixes that reach past it,

@@ -12,7 +12,10 @@ in the youngest generation, and the first collection after it would walk it
 all (about a second for the state of a million events, a third of a query).
 So the pause ends by moving every tracked object straight to the oldest
 generation (`gc.freeze` then `gc.unfreeze`), which only a full collection
-walks. Nothing is leaked: any cycle among them is found by the next one.
+walks. Nothing is leaked for good: a cycle among them is freed by the next
+full collection, later than a young one would have freed it. A host that
+froze objects itself (before forking workers, say) keeps them frozen: then
+the pause ends as a plain `gc.enable`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            gc.freeze()
-            gc.unfreeze()
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()

@@ -52,3 +52,19 @@ def test_what_the_pause_built_skips_the_young_generations_and_nothing_leaks() ->
         assert gone() is None  # ...and the next full collection freed it
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_what_the_host_froze_stays_frozen() -> None:
+    """A pause never unfreezes objects that the host froze (say, before forking)."""
+    was = gc.isenabled()
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with collector_paused():
+            [[n] for n in range(1_000)]
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        (gc.enable if was else gc.disable)()

@@ -142,8 +142,9 @@ def execute(
 
     `parameters` are the last statement's. PostgreSQL gets all the statements
     in one round trip, its parameters bound by psycopg on the client (the
-    server binds them for one statement at a time); SQLite takes them one
-    by one, as cheaply. SQLAlchemy's own `exec_driver_sql` costs several
+    server binds them for one statement at a time): psycopg reads ``%`` in
+    every statement then, so only the last may hold one. SQLite takes them
+    one by one, as cheaply. SQLAlchemy's own `exec_driver_sql` costs several
     times what SQLite takes to run a small statement, which is most of a
     one-event append. Errors come out as SQLAlchemy's, so callers handle one
     family of exceptions.
@@ -207,11 +208,9 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
-    except psycopg.IntegrityError as err:
-        # As SQLAlchemy would have raised them, so callers handle one error type.
-        raise sa.exc.IntegrityError(statement, None, err) from err
-    except psycopg.OperationalError as err:
-        raise sa.exc.OperationalError(statement, None, err) from err
+    except psycopg.Error as err:
+        # As SQLAlchemy would have raised it, so callers handle one error type.
+        raise sa.exc.DBAPIError.instance(statement, None, err, psycopg.Error) from err
     if then:
         execute(conn, then)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from timeline import synthetic
+import pytest
+
+from timeline import rows, synthetic
 from timeline.store import EventStore
 
 
@@ -43,11 +45,15 @@ def test_follow_from_a_position_skips_what_came_before(store: EventStore) -> Non
     assert positions == list(range(16, store.head() + 1))
 
 
-def test_an_append_wakes_a_postgresql_waiter_long_before_its_poll(store: EventStore) -> None:
-    """PostgreSQL waiters are woken by the append's NOTIFY; SQLite ones sleep out the poll."""
+@pytest.mark.parametrize("size", [5, rows.COPY_FROM * 3], ids=["inserted", "copied"])
+def test_an_append_wakes_a_postgresql_waiter_long_before_its_poll(
+    store: EventStore, size: int
+) -> None:
+    """PostgreSQL waiters are woken by the append's NOTIFY, whether the rows went
+    in by INSERT or by COPY; SQLite ones sleep out the poll."""
     postgres = store.engine.dialect.name == "postgresql"
     poll = 60.0 if postgres else 0.5
-    (batch,) = synthetic.batches(synthetic.history(5, seed=5), 10)
+    (batch,) = synthetic.batches(synthetic.history(size, seed=5), 100)
     with store.waiter(poll) as waiter:
         timer = threading.Timer(0.2, store.append_batches, (batch,))
         timer.start()

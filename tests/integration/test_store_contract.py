@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -460,8 +461,8 @@ def test_a_failure_while_inserting_rolls_everything_back(
 def test_large_appends_pause_the_collector_and_restore_it(
     store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From `PAUSE_FROM` events an append runs with the collector paused; after it,
-    succeeded or failed, the collector is on again."""
+    """From `PAUSE_FROM` new events the insert runs with the collector paused;
+    after it, succeeded or failed, the collector is on again."""
     paused: list[bool] = []
 
     @contextlib.contextmanager
@@ -479,12 +480,38 @@ def test_large_appends_pause_the_collector_and_restore_it(
         store.append("d", [new() for _ in range(store_module.PAUSE_FROM)])
         assert paused == [True]
         assert gc.isenabled()
-        with pytest.raises(ConcurrencyError):
-            store.append("d", [new() for _ in range(store_module.PAUSE_FROM)], expected_version=0)
+        # The optimistic insert clashes on a stored key, inside the pause.
+        other = new(key="e-taken", id=uuid.uuid4())  # the key of a stored event, a new id
+        clash = [new() for _ in range(store_module.PAUSE_FROM - 1)] + [other]
+        store.append("d", [new(key="e-taken")])
+        with pytest.raises(DuplicateEvent):
+            store.append("d", clash)
         assert paused == [True, True]
         assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_failed_append_holds_no_lock_and_leaves_no_transaction(store: EventStore) -> None:
+    """After an append fails between its round trips, no session holds the write
+    lock and the pooled connection is back as it was: idle, not in autocommit."""
+    store.append("d", [new()])
+    with pytest.raises(ConcurrencyError):
+        store.append("d", [new()], expected_version=0)
+    with store.engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        if store.engine.dialect.name == "postgresql":
+            assert driver.autocommit is False
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            held = sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'relation'"
+                " AND relation = 'events'::regclass AND mode = 'ExclusiveLock'"
+            )
+            assert conn.execute(held).scalar() == 0
+        else:
+            assert not driver.in_transaction
+    (next_one,) = store.append("d", [new()])
+    assert next_one.version == 2
 
 
 def test_one_append_may_hold_more_dossiers_than_a_result_has_columns(store: EventStore) -> None:

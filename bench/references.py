@@ -59,9 +59,9 @@ Row = dict[str, Any]
 occurred_start, occurred_end (ISO 8601), precision, payload (dict) and sources (list)."""
 
 PAGE = 10_000
+"""Rows per notification-log page, server-side cursor fetch and the like."""
 SAMPLE = 200_000
 """Events read back by every system (the first ones): a rate, not a total."""
-"""Rows per notification-log page, server-side cursor fetch and the like."""
 
 NAMESPACE = uuid.UUID("6f1c3c52-0f59-4c1e-9a43-3a8f3f0c2b7e")
 """Namespace of the dossier aggregate ids: `uuid5(NAMESPACE, dossier)`."""

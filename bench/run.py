@@ -4,7 +4,8 @@ One run measures, on SQLite (a file, WAL) and on PostgreSQL, with the same
 synthetic events for every system:
 
 * batch import (events/s) and single-event appends, one commit each;
-* reading every event back, and a full replay through the projections;
+* reading the first 200,000 events back, and a full replay through the
+  projections;
 * the decode-and-fold ceiling: the engine's own decode and fold over rows
   already in memory, so "replay / ceiling" is what the database and the
   streaming cost on top of pure Python;

@@ -148,9 +148,11 @@ class Context:
         """Whether some fix held here names `envelope`."""
         return envelope.id in self.envelopes and not isinstance(envelope.event, TIMELESS)
 
-    def reach(self, fix: Envelope) -> dt.datetime:
-        """The earliest valid time a fix changes: its targets' old and new starts."""
-        reaches = [END_OF_TIME]
+    def _touched(self, fix: Envelope) -> list[dt.datetime] | None:
+        """Every valid start a fix touches: its targets' old and new starts, and
+        those the fixes it names touch in turn, however long (or circular) the
+        chain. None when it names a declaration: categories hold at every time."""
+        starts: list[dt.datetime] = []
         pending, seen = [fix], set()
         while pending:
             current = pending.pop()
@@ -158,56 +160,36 @@ class Context:
                 continue
             seen.add(current.id)
             if isinstance(current.event, DossierDeclared):
-                return BEGINNING
+                return None
             for reference in current.event.references().values():
                 target = self.target(current, reference)
                 if target is None:
                     continue
                 if isinstance(target.event, DossierDeclared):
-                    return BEGINNING  # categories hold at every valid time
-                reaches.append(target.occurred.start)
-                reaches.extend(self._moved_to(target))
+                    return None
+                starts.append(target.occurred.start)
+                starts.extend(self._moved_to(target))
                 if isinstance(target.event, FIX_CLASSES):
                     pending.append(target)
             if isinstance(current.event, EventCorrected):
                 moved = current.event.new_values().get("occurred")
                 if moved is not None:
-                    reaches.append(Occurred.parse(str(moved)).start)
-        return min(reaches)
+                    starts.append(Occurred.parse(str(moved)).start)
+        return starts
+
+    def reach(self, fix: Envelope) -> dt.datetime:
+        """The earliest valid time a fix changes."""
+        starts = self._touched(fix)
+        return BEGINNING if starts is None else min(starts, default=END_OF_TIME)
 
     def latest_reach(self, fix: Envelope) -> dt.datetime:
-        """The latest valid time a fix touches: where it still matters to a fold.
-
-        That is the latest of everything it names, and of everything the
-        fixes it names touch in turn, however long (or circular) the chain.
-        """
+        """The latest valid time a fix touches: where it still matters to a fold."""
         known = self._latest_reach.get(fix.id)
         if known is None:
-            known = self._latest_reach[fix.id] = self._reach_latest(fix)
+            starts = self._touched(fix)
+            known = END_OF_TIME if starts is None else max(starts, default=BEGINNING)
+            self._latest_reach[fix.id] = known
         return known
-
-    def _reach_latest(self, fix: Envelope) -> dt.datetime:
-        latest = BEGINNING
-        pending, seen = [fix], set()
-        while pending:
-            current = pending.pop()
-            if current.id in seen:
-                continue
-            seen.add(current.id)
-            for reference in current.event.references().values():
-                target = self.target(current, reference)
-                if target is None:
-                    continue
-                if isinstance(target.event, DossierDeclared):
-                    return END_OF_TIME  # categories hold at every valid time
-                latest = max(latest, target.occurred.start, *self._moved_to(target))
-                if isinstance(target.event, FIX_CLASSES):
-                    pending.append(target)
-            if isinstance(current.event, EventCorrected):
-                moved = current.event.new_values().get("occurred")
-                if moved is not None:
-                    latest = max(latest, Occurred.parse(str(moved)).start)
-        return latest
 
     def beyond(self, cutoff: dt.datetime) -> list[Envelope]:
         """What a fold resumed at `cutoff` still needs: fixes that reach past it,

@@ -148,9 +148,8 @@ class EventStore:
         NOTIFY and the commit with the INSERT. On SQLite the engine has
         begun the transaction with ``BEGIN IMMEDIATE`` and commits it.
         """
-        postgresql = conn.dialect.name == "postgresql"
         opening = ["SAVEPOINT optimistic"]
-        if postgresql:
+        if conn.dialect.name == "postgresql":
             opening = ["BEGIN", "LOCK TABLE events IN EXCLUSIVE MODE", *opening]
         named = list(dict.fromkeys([*batches, *expected_versions]))
         found, position, recorded = rows.heads(conn, named, before=opening)

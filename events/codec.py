@@ -74,11 +74,16 @@ def _structure_date(value: object, _: object) -> dt.date:
 
 
 def _structure_str(value: object, _: object) -> str:
-    """Text fields take text, or a bare number YAML read as one; never blank."""
+    """Text fields take text, or a bare number YAML read as one; never blank.
+
+    Never a NUL character either: PostgreSQL can store none in text or JSON,
+    so one would fail the import there, and only there."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidEvent("", f"expected non-empty text, got {value!r}")
+    if "\x00" in value:
+        raise InvalidEvent("", f"expected text without NUL characters, got {value!r}")
     return value
 
 

@@ -245,8 +245,9 @@ class _Context:
 def _envelope(context: _Context, dossier: str, record: _Record) -> Envelope:
     data = dict(record.data)
     key = data.get("key")
-    if not isinstance(key, str) or not key.strip():
-        raise _fail(context.name, record.line, "expected a non-empty `key`", field="key")
+    if not isinstance(key, str) or not key.strip() or "\x00" in key:
+        expected = "expected a non-empty `key` without NUL characters"
+        raise _fail(context.name, record.line, expected, field="key")
 
     def fail(field: str, expected: str) -> DossierError:
         return _fail(context.name, record.line_of(field), expected, key=key, field=field)
@@ -349,8 +350,9 @@ def read_file(path: Path) -> DossierFile:
     name = str(path)
     header, records, header_line = _parse(path)
     dossier = header.get("dossier")
-    if not isinstance(dossier, str) or not dossier.strip():
-        raise _fail(name, header_line, "expected `dossier:` naming the stream", field="dossier")
+    if not isinstance(dossier, str) or not dossier.strip() or "\x00" in dossier:
+        expected = "expected `dossier:` naming the stream, without NUL characters"
+        raise _fail(name, header_line, expected, field="dossier")
     declared = _declared(name, header, header_line)
     context = _Context(name, header, declared)
     seen: dict[str, int] = {}

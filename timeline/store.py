@@ -115,6 +115,8 @@ class EventStore:
                         raise InvalidEvent(
                             field, f"expected at most {NAME_LENGTH} characters", key=envelope.key
                         )
+                    if "\x00" in value:  # PostgreSQL stores none
+                        raise InvalidEvent(field, "expected no NUL characters", key=envelope.key)
                 if envelope.dossier != dossier:
                     raise InvalidEvent(
                         "dossier",

@@ -85,6 +85,22 @@ BAD = {
         ),
         "field 'occurred'",
     ),
+    "nul-in-text": (
+        HEADER
+        + _event(
+            "    type: statement.issued\n    occurred: 2023-01-25\n    actor: DEU\n"
+            '    tone: supportive\n    summary: "a \\0 byte"\n'
+        ),
+        "field 'summary': expected text without NUL characters",
+    ),
+    "nul-in-key": (
+        HEADER
+        + _event(
+            "    type: statement.issued\n    occurred: 2023-01-25\n    actor: DEU\n"
+            "    tone: supportive\n    summary: hello\n"
+        ).replace("key: bad-one", 'key: "bad\\0one"'),
+        "field 'key': expected a non-empty `key` without NUL characters",
+    ),
     "duplicate-key": (HEADER + GOOD_EVENTS + GOOD_EVENTS, "duplicate key"),
     "dangling-reference": (
         HEADER

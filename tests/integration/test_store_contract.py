@@ -394,6 +394,17 @@ def test_a_key_too_long_for_the_column_is_refused_alike(store: EventStore) -> No
     assert store.head() == 0
 
 
+@pytest.mark.parametrize("field", ["key", "dossier"])
+def test_a_nul_character_in_a_name_is_refused_alike(store: EventStore, field: str) -> None:
+    """PostgreSQL stores no NUL in text: a name holding one is refused on every backend."""
+    envelope = new("d\x00d", "k") if field == "dossier" else new("d", "k\x00k")
+    with pytest.raises(InvalidEvent) as caught:
+        store.append(envelope.dossier, [envelope])
+    assert caught.value.path == field
+    assert "NUL" in caught.value.expected
+    assert store.head() == 0
+
+
 # ---------------------------------------------------------------- atomic batches
 
 

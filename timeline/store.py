@@ -436,8 +436,6 @@ class EventStore:
         filters: list[sa.ColumnElement[bool]] = []
         if after is not None:
             filters.append(table.c.position > after)
-        if start is not None:
-            filters.append(table.c.occurred_start >= start)
         if end is not None:
             filters.append(table.c.occurred_start < end)
         wanted = None if types is None else frozenset(types)
@@ -447,9 +445,16 @@ class EventStore:
         while True:
             query = rows.select(sources=sources).where(*filters)
             if last is not None:
+                # The lower bound is where the last page ended, as a plain
+                # bound: given `start` and the tuple, SQLite seeks to `start`
+                # and tests the tuple row by row, so each page would scan
+                # everything before it, and a replay would grow quadratic.
                 query = query.where(
-                    sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last)
+                    table.c.occurred_start >= last[0],
+                    sa.tuple_(table.c.occurred_start, table.c.position) > sa.tuple_(*last),
                 )
+            elif start is not None:
+                query = query.where(table.c.occurred_start >= start)
             query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
             with self.engine.connect() as conn:
                 if dialect == "postgresql":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import heapq
 import math
 import pickle
 import uuid
@@ -348,18 +347,38 @@ def stream_facts(
         )
         if e.id not in held
     )
-    return heapq.merge(_in_fold_order(window), corrected, key=fold_order), record.categories
+    return _in_fold_order(window, corrected), record.categories
 
 
-def _in_fold_order(by_start: Iterable[Envelope]) -> Iterator[Envelope]:
-    """Envelopes given by valid start put in full fold order: only ties need sorting."""
-    group: list[Envelope] = []
+def _in_fold_order(by_start: Iterable[Envelope], others: Iterable[Envelope]) -> Iterator[Envelope]:
+    """Envelopes given by valid start, and a few `others`, merged in full fold order.
+
+    Only envelopes of one start need sorting, so the stream goes by in runs
+    of one start, and each of the `others` joins the run of its start or
+    goes before the next run. A heap merge would build and compare a sort
+    key for every envelope of the stream.
+    """
+    pending = sorted(others, key=fold_order, reverse=True)  # the next one last
+    run: list[Envelope] = []
     for envelope in by_start:
-        if group and envelope.occurred.start != group[0].occurred.start:
-            yield from sorted(group, key=fold_order)
-            group = []
-        group.append(envelope)
-    yield from sorted(group, key=fold_order)
+        start = envelope.occurred.start
+        if run and start != run[0].occurred.start:
+            yield from _sorted_run(run, pending)
+            run = []
+        while pending and pending[-1].occurred.start < start:
+            yield pending.pop()
+        run.append(envelope)
+    if run:
+        yield from _sorted_run(run, pending)
+    yield from reversed(pending)
+
+
+def _sorted_run(run: list[Envelope], pending: list[Envelope]) -> list[Envelope]:
+    """A run of one start, with the pending others of that start, in fold order."""
+    start = run[0].occurred.start
+    while pending and pending[-1].occurred.start == start:
+        run.append(pending.pop())
+    return sorted(run, key=fold_order) if len(run) > 1 else run
 
 
 def full_context(store: EventStore, *, through: int | None = None) -> Context:

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -42,6 +44,8 @@ from timeline.schema import NAME_LENGTH
 from timeline.schema import events as table
 
 Clock = Callable[[], dt.datetime]
+Later = Callable[..., Callable[[], Any]]
+"""Starts `fetch(*args)` and gives what waits for its result (see `_ahead`)."""
 CHANNEL = "timeline_events"
 """PostgreSQL NOTIFY channel: every append announces its last position here."""
 PAUSE_FROM = 1_000
@@ -441,8 +445,8 @@ class EventStore:
         wanted = None if types is None else frozenset(types)
         dialect = self.engine.dialect.name
         decode = rows.decoder(dialect)  # one for every page: its cache of intervals stays warm
-        last: tuple[dt.datetime, int] | None = None
-        while True:
+
+        def page_after(last: tuple[dt.datetime, int] | None) -> Sequence[rows.RawRow]:
             query = rows.select(sources=sources).where(*filters)
             if last is not None:
                 # The lower bound is where the last page ended, as a plain
@@ -464,14 +468,23 @@ class EventStore:
                     # row after the page's start: each page then costs the rest
                     # of the window, and a replay grows quadratic.
                     conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-                page = conn.execute(query).all()
-            for row in page:
-                position, kind = row[rows.POSITION], row[rows.TYPE]
-                if (through is None or position <= through) and (wanted is None or kind in wanted):
-                    yield decode(row)
-            if len(page) < self.page_size:
-                return
-            last = rows.start_and_position(page[-1], dialect)
+                return conn.execute(query).all()
+
+        with _ahead(self.engine) as later:
+            page = page_after(None)
+            while True:
+                following = None
+                if len(page) == self.page_size:
+                    following = later(page_after, rows.start_and_position(page[-1], dialect))
+                for row in page:
+                    position, kind = row[rows.POSITION], row[rows.TYPE]
+                    if (through is None or position <= through) and (
+                        wanted is None or kind in wanted
+                    ):
+                        yield decode(row)
+                if following is None:
+                    return
+                page = following()
 
     def follow(
         self,
@@ -513,6 +526,29 @@ class EventStore:
     def _fetch(self, query: sa.Select[Any]) -> list[Envelope]:
         with self.engine.connect() as conn:
             return rows.fetch(conn, query)
+
+
+def _ahead(engine: Engine) -> contextlib.AbstractContextManager[Later]:
+    """How a reader starts fetching its next page before it works through this one.
+
+    On PostgreSQL the fetch runs on a thread: the driver waits for the
+    server without the GIL, so the database's time overlaps the decoding
+    and folding of the page before (a 1M replay: 10-17% faster). SQLite's
+    driver takes the GIL back for every row it steps through, so a thread
+    gains nothing there, and the fetch waits until the page is asked for.
+    So does an engine whose pool may hand the thread the reader's own
+    connection.
+    """
+    pooled = isinstance(engine.pool, sa.pool.QueuePool | sa.pool.NullPool)
+    if engine.dialect.name != "postgresql" or not pooled:
+        return contextlib.nullcontext(functools.partial)
+    return _threaded()
+
+
+@contextlib.contextmanager
+def _threaded() -> Iterator[Later]:
+    with ThreadPoolExecutor(1, "timeline-page") as pool:
+        yield lambda fetch, *args: pool.submit(fetch, *args).result
 
 
 class Waiter:

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import itertools
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -764,6 +765,62 @@ def test_an_upcast_event_counts_as_identical_when_reappended(store: EventStore) 
     assert store.append("d", [unstored(read)]) == ()
     (after,) = store.append("d", [new()])
     assert (after.position, after.version) == (2, 2)
+
+
+def _by_start(envelopes: list[Envelope]) -> list[Envelope]:
+    return sorted(envelopes, key=lambda e: (e.occurred.start, e.position))
+
+
+WHEN = ["2023-01-03", "2023-01", "2023-01-03T10:00:00Z", "2022", "2023-01-02", "2023-W01"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(None, None), ("2023-01-01", None), (None, "2023-01-03"), ("2023-01-02", "2023-01-04")],
+)
+def test_read_started_pages_through_a_window_by_start(
+    engine: Engine, start: str | None, end: str | None
+) -> None:
+    """Across pages of 3, ties of one start included: each event once, by (start, position)."""
+    store = EventStore(engine, page_size=3)
+    store.append("d", [new(occurred=WHEN[n % len(WHEN)]) for n in range(20)])
+    low, high = (None if t is None else Occurred.parse(t).start for t in (start, end))
+
+    def inside(e: Envelope) -> bool:
+        moment = e.occurred.start
+        return (low is None or moment >= low) and (high is None or moment < high)
+
+    expected = _by_start([e for e in everything(store) if inside(e)])
+    without_sources = [attrs.evolve(e, sources=()) for e in expected]
+    assert list(store.read_started(low, high)) == expected
+    assert list(store.read_started(low, high, sources=False)) == without_sources
+    assert expected
+
+
+def test_a_reader_that_stops_early_leaves_no_fetch_running(engine: Engine) -> None:
+    """Closing a paged read mid-way ends any page it was fetching ahead."""
+    store = EventStore(engine, page_size=2)
+    store.append("d", [new(occurred=WHEN[n % len(WHEN)]) for n in range(10)])
+    before = set(threading.enumerate())
+    reader = store.read_started(None, None)
+    assert len([next(reader) for _ in range(3)]) == 3
+    reader.close()
+    assert set(threading.enumerate()) <= before
+
+
+def test_a_failing_page_fetch_surfaces_to_the_reader(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error while fetching a later page is the reader's, not lost on a thread."""
+    store = EventStore(engine, page_size=2)
+    store.append("d", [new(occurred=WHEN[n % len(WHEN)]) for n in range(6)])
+    reader = store.read_started(None, None)
+    first = next(reader)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE events RENAME TO events_gone"))
+    with pytest.raises(sa.exc.DBAPIError):
+        list(reader)
+    assert first.position is not None
 
 
 def test_a_page_by_valid_time_starts_where_the_last_one_ended(tmp_path: Path) -> None:

@@ -285,9 +285,8 @@ class EventStore:
             by_dossier.setdefault(envelope.dossier, []).append(envelope.key)
         for dossier, keys in by_dossier.items():
             for chunk in rows.chunks(keys):
-                query = sa.select(table.c.key).where(
-                    table.c.dossier == dossier, table.c.key.in_(chunk)
-                )
+                keyed = rows.among(table.c.key, chunk, conn.dialect.name)
+                query = sa.select(table.c.key).where(table.c.dossier == dossier, keyed)
                 taken.update((dossier, key) for key in conn.scalars(query))
         return taken
 
@@ -329,16 +328,17 @@ class EventStore:
         names = list(dict.fromkeys(keys_or_ids))
         by_key: dict[str, Envelope] = {}
         by_id: dict[uuid.UUID, Envelope] = {}
+        dialect = self.engine.dialect.name
         with self.engine.connect() as conn:
             for chunk in rows.chunks(names):
                 ids = [i for i in map(_as_uuid, chunk) if i is not None]
                 # Two queries, not one with OR: each can use its unique index,
                 # whatever the planner's statistics say after a bulk import.
-                queries = [rows.select().where(table.c.dossier == dossier, table.c.key.in_(chunk))]
+                keyed = rows.among(table.c.key, chunk, dialect)
+                queries = [rows.select().where(table.c.dossier == dossier, keyed)]
                 if ids:
-                    queries.append(
-                        rows.select().where(table.c.dossier == dossier, table.c.id.in_(ids))
-                    )
+                    named = rows.among(table.c.id, ids, dialect)
+                    queries.append(rows.select().where(table.c.dossier == dossier, named))
                 for query in queries:
                     for envelope in rows.fetch(conn, query):
                         by_key[envelope.key] = by_id[envelope.id] = envelope

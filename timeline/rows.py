@@ -128,12 +128,18 @@ def _sources(envelope: Envelope) -> str:
     return orjson.dumps([source_to_dict(s) for s in envelope.sources]).decode()
 
 
+def aware(moment: dt.datetime) -> dt.datetime:
+    """`moment`, refused if naive: the store keeps UTC, and a naive time is a caller's bug."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: timestamps must be timezone-aware")
+    return moment
+
+
 def encode(
     envelope: Envelope, position: int, version: int, recorded: dt.datetime, dialect: str
 ) -> tuple[Any, ...]:
     """The raw values of one row, in `COLUMNS` order, as `dialect` keeps them."""
-    if recorded.tzinfo is None:
-        raise ValueError(f"naive datetime {recorded!r}: timestamps must be timezone-aware")
+    aware(recorded)
     occurred = envelope.occurred
     sqlite = dialect == "sqlite"
     time: Callable[[dt.datetime], Any] = _sqlite_time if sqlite else _same_time
@@ -265,6 +271,17 @@ def heads(
     if recorded is not None:
         recorded = _sqlite_parse(recorded) if conn.dialect.name == "sqlite" else _pg_time(recorded)
     return versions, position or 0, recorded
+
+
+def select_after(conn: Connection, before: Sequence[str], query: sa.Select[Any]) -> list[RawRow]:
+    """The rows of `query` on PostgreSQL, run after the statements `before` in one round trip.
+
+    Its parameters go to the driver as given, without SQLAlchemy's bind
+    processing: fine for ints, strings and aware datetimes (see `aware`).
+    """
+    compiled = query.compile(dialect=conn.dialect)
+    rows: list[RawRow] = execute(conn, [*before, str(compiled)], compiled.params).fetchall()
+    return rows
 
 
 def decoder(dialect: str) -> Callable[[RawRow], Envelope]:

@@ -437,6 +437,7 @@ class EventStore:
         # filter on type or a wide position range, SQLite's planner prefers
         # those indexes and sorts every matching row for each page. The other
         # filters apply to raw rows, before anything is decoded.
+        start, end = (None if t is None else rows.aware(t) for t in (start, end))
         filters: list[sa.ColumnElement[bool]] = []
         if after is not None:
             filters.append(table.c.position > after)
@@ -460,15 +461,19 @@ class EventStore:
             elif start is not None:
                 query = query.where(table.c.occurred_start >= start)
             query = query.order_by(table.c.occurred_start, table.c.position).limit(self.page_size)
-            with self.engine.connect() as conn:
-                if dialect == "postgresql":
-                    # A page walks the valid-time index in order. Given missing
-                    # or stale statistics (after a bulk import, or with autovacuum
-                    # off) PostgreSQL would rather bitmap-scan and sort every
-                    # row after the page's start: each page then costs the rest
-                    # of the window, and a replay grows quadratic.
-                    conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-                return conn.execute(query).all()
+            if dialect == "sqlite":
+                with self.engine.connect() as conn:
+                    return conn.execute(query).all()
+            # A page walks the valid-time index in order. Given missing or
+            # stale statistics (after a bulk import, or with autovacuum off)
+            # PostgreSQL would rather bitmap-scan and sort every row after
+            # the page's start: each page then costs the rest of the window,
+            # and a replay grows quadratic. The setting, its transaction and
+            # the query go in one round trip; the pool rolls back after.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return rows.select_after(
+                    conn, ["BEGIN", "SET LOCAL enable_bitmapscan = off"], query
+                )
 
         with _ahead(self.engine) as later:
             page = page_after(None)

@@ -797,6 +797,14 @@ def test_read_started_pages_through_a_window_by_start(
     assert expected
 
 
+def test_a_naive_time_is_refused_by_a_read_by_start(store: EventStore) -> None:
+    naive = dt.datetime(2023, 1, 1)
+    with pytest.raises(ValueError, match="naive datetime"):
+        next(store.read_started(naive, None))
+    with pytest.raises(ValueError, match="naive datetime"):
+        next(store.read_started(None, naive))
+
+
 def test_a_reader_that_stops_early_leaves_no_fetch_running(engine: Engine) -> None:
     """Closing a paged read mid-way ends any page it was fetching ahead."""
     store = EventStore(engine, page_size=2)
@@ -806,6 +814,27 @@ def test_a_reader_that_stops_early_leaves_no_fetch_running(engine: Engine) -> No
     assert len([next(reader) for _ in range(3)]) == 3
     reader.close()
     assert set(threading.enumerate()) <= before
+
+
+def test_a_paged_read_leaves_no_transaction_open(engine: Engine) -> None:
+    """However a read by valid time ends, no page's transaction stays open to
+    hold a lock (PostgreSQL) or a snapshot that stops checkpoints (SQLite)."""
+    store = EventStore(engine, page_size=2)
+    store.append("d", [new(occurred=WHEN[n % len(WHEN)]) for n in range(10)])
+    assert len(list(store.read_started(None, None))) == 10
+    reader = store.read_started(None, None)
+    next(reader)
+    reader.close()
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            held = sa.text(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass"
+                " AND pid <> pg_backend_pid()"
+            )
+            assert conn.execute(held).scalar() == 0
+        else:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            assert busy == 0
 
 
 def test_a_failing_page_fetch_surfaces_to_the_reader(

@@ -402,18 +402,20 @@ class EventStore:
             filters.append(table.c.occurred_start < occurred_to)
         if recorded_before is not None:
             filters.append(table.c.recorded < recorded_before)
-        while True:
+        decode = rows.decoder(self.engine.dialect.name)
+
+        def page_after(last: int | None) -> Sequence[rows.RawRow]:
             query = (
                 rows.select()
-                .where(table.c.position > after, *filters)
+                .where(table.c.position > (after if last is None else last), *filters)
                 .order_by(table.c.position)
                 .limit(self.page_size)
             )
-            page = self._fetch(query)
-            yield from page
-            if len(page) < self.page_size:
-                return
-            after = page[-1].position or after
+            with self.engine.connect() as conn:
+                return conn.execute(query).all()
+
+        for page in self._pages(page_after, lambda row: row[rows.POSITION]):
+            yield from map(decode, page)
 
     def read_started(
         self,
@@ -475,18 +477,30 @@ class EventStore:
                     conn, ["BEGIN", "SET LOCAL enable_bitmapscan = off"], query
                 )
 
+        for page in self._pages(page_after, lambda row: rows.start_and_position(row, dialect)):
+            for row in page:
+                position, kind = row[rows.POSITION], row[rows.TYPE]
+                if (through is None or position <= through) and (wanted is None or kind in wanted):
+                    yield decode(row)
+
+    def _pages(
+        self,
+        page_after: Callable[[Any], Sequence[rows.RawRow]],
+        resume: Callable[[rows.RawRow], Any],
+    ) -> Iterator[Sequence[rows.RawRow]]:
+        """Raw rows by pages: `page_after(None)`, then `page_after(resume(row))`
+        from the last row of each full page; a short page is the last.
+
+        The next page starts fetching before the reader gets this one (on
+        PostgreSQL it is fetched meanwhile: see `_ahead`).
+        """
         with _ahead(self.engine) as later:
             page = page_after(None)
             while True:
                 following = None
                 if len(page) == self.page_size:
-                    following = later(page_after, rows.start_and_position(page[-1], dialect))
-                for row in page:
-                    position, kind = row[rows.POSITION], row[rows.TYPE]
-                    if (through is None or position <= through) and (
-                        wanted is None or kind in wanted
-                    ):
-                        yield decode(row)
+                    following = later(page_after, resume(page[-1]))
+                yield page
                 if following is None:
                     return
                 page = following()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -301,7 +300,9 @@ class Projector:
             # by position, which would refold the past for every late fact.
             applied = self._first_pass(head, progress)
         while True:
-            page = list(itertools.islice(self.store.read_all(after=self.position), self.page_size))
+            # Positions have no gaps: this reads one page, and nothing ahead of it.
+            through = self.position + self.page_size
+            page = list(self.store.read_all(after=self.position, through=through))
             if not page:
                 return applied
             caught_up = (page[-1].position or 0) >= self.store.head()

@@ -116,10 +116,6 @@ def _hex_uuid(value: str) -> uuid.UUID:
     return uuid.UUID(hex=value)
 
 
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 def _payload(envelope: Envelope) -> str:
     return orjson.dumps(event_to_dict(envelope.event)).decode()
 
@@ -276,10 +272,12 @@ def heads(
 def select_after(conn: Connection, before: Sequence[str], query: sa.Select[Any]) -> list[RawRow]:
     """The rows of `query` on PostgreSQL, run after the statements `before` in one round trip.
 
-    Its parameters go to the driver as given, without SQLAlchemy's bind
-    processing: fine for ints, strings and aware datetimes (see `aware`).
+    On an autocommit connection the statements are one implicit
+    transaction, which ends with them. The query's parameters go to the
+    driver as given, without SQLAlchemy's bind processing: fine for ints,
+    strings and aware datetimes (see `aware`).
     """
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     rows: list[RawRow] = execute(conn, [*before, str(compiled)], compiled.params).fetchall()
     return rows
 

@@ -330,7 +330,7 @@ def stream_facts(
 ) -> tuple[Iterator[Envelope], Mapping[str, str]]:
     """The settled facts starting in ``[cutoff, as_of)``, in fold order, and the categories.
 
-    Streamed: however long the window, memory holds one page of it and the
+    Streamed: however long the window, memory holds a page or two of it and the
     `context` (fixes and declarations, with the events they name). Those
     named events are settled once, here, and merged back in at their
     corrected valid time; the stream skips them, so a correction can move

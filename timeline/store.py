@@ -28,9 +28,9 @@ import datetime as dt
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -44,8 +44,10 @@ from timeline.schema import NAME_LENGTH
 from timeline.schema import events as table
 
 Clock = Callable[[], dt.datetime]
-Later = Callable[..., Callable[[], Any]]
-"""Starts `fetch(*args)` and gives what waits for its result (see `_ahead`)."""
+Page = Sequence[rows.RawRow]
+Later = Callable[[Callable[[Any], Page], Any], Callable[[], Page]]
+"""Starts `fetch(key)` and gives what waits for its page (see `_ahead`)."""
+_Key = TypeVar("_Key")
 CHANNEL = "timeline_events"
 """PostgreSQL NOTIFY channel: every append announces its last position here."""
 PAUSE_FROM = 1_000
@@ -389,6 +391,9 @@ class EventStore:
         those the store knew before that transaction time; `through`, those
         at or before that position.
         """
+        occurred_from, occurred_to, recorded_before = (
+            _aware(t) for t in (occurred_from, occurred_to, recorded_before)
+        )
         filters: list[sa.ColumnElement[bool]] = []
         if through is not None:
             filters.append(table.c.position <= through)
@@ -414,8 +419,9 @@ class EventStore:
             with self.engine.connect() as conn:
                 return conn.execute(query).all()
 
-        for page in self._pages(page_after, lambda row: row[rows.POSITION]):
-            yield from map(decode, page)
+        with contextlib.closing(self._pages(page_after, lambda row: row[rows.POSITION])) as pages:
+            for page in pages:
+                yield from map(decode, page)
 
     def read_started(
         self,
@@ -439,7 +445,7 @@ class EventStore:
         # filter on type or a wide position range, SQLite's planner prefers
         # those indexes and sorts every matching row for each page. The other
         # filters apply to raw rows, before anything is decoded.
-        start, end = (None if t is None else rows.aware(t) for t in (start, end))
+        start, end = (_aware(t) for t in (start, end))
         filters: list[sa.ColumnElement[bool]] = []
         if after is not None:
             filters.append(table.c.position > after)
@@ -470,29 +476,31 @@ class EventStore:
             # stale statistics (after a bulk import, or with autovacuum off)
             # PostgreSQL would rather bitmap-scan and sort every row after
             # the page's start: each page then costs the rest of the window,
-            # and a replay grows quadratic. The setting, its transaction and
-            # the query go in one round trip; the pool rolls back after.
+            # and a replay grows quadratic. The setting and the query go in
+            # one round trip, one implicit transaction that ends with them.
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                return rows.select_after(
-                    conn, ["BEGIN", "SET LOCAL enable_bitmapscan = off"], query
-                )
+                return rows.select_after(conn, ["SET LOCAL enable_bitmapscan = off"], query)
 
-        for page in self._pages(page_after, lambda row: rows.start_and_position(row, dialect)):
-            for row in page:
-                position, kind = row[rows.POSITION], row[rows.TYPE]
-                if (through is None or position <= through) and (wanted is None or kind in wanted):
-                    yield decode(row)
+        resume = functools.partial(rows.start_and_position, dialect=dialect)
+        with contextlib.closing(self._pages(page_after, resume)) as pages:
+            for page in pages:
+                for row in page:
+                    position, kind = row[rows.POSITION], row[rows.TYPE]
+                    if (through is None or position <= through) and (
+                        wanted is None or kind in wanted
+                    ):
+                        yield decode(row)
 
     def _pages(
         self,
-        page_after: Callable[[Any], Sequence[rows.RawRow]],
-        resume: Callable[[rows.RawRow], Any],
-    ) -> Iterator[Sequence[rows.RawRow]]:
+        page_after: Callable[[_Key | None], Page],
+        resume: Callable[[rows.RawRow], _Key],
+    ) -> Generator[Page]:
         """Raw rows by pages: `page_after(None)`, then `page_after(resume(row))`
         from the last row of each full page; a short page is the last.
 
-        The next page starts fetching before the reader gets this one (on
-        PostgreSQL it is fetched meanwhile: see `_ahead`).
+        On PostgreSQL the next page is fetched while the reader works
+        through this one (see `_ahead`); elsewhere when it is asked for.
         """
         with _ahead(self.engine) as later:
             page = page_after(None)
@@ -555,8 +563,8 @@ def _ahead(engine: Engine) -> contextlib.AbstractContextManager[Later]:
     and folding of the page before (a 1M replay: 10-17% faster). SQLite's
     driver takes the GIL back for every row it steps through, so a thread
     gains nothing there, and the fetch waits until the page is asked for.
-    So does an engine whose pool may hand the thread the reader's own
-    connection.
+    So does an engine whose pool may give the thread a connection the
+    reader's caller is using at the same time (a static pool).
     """
     pooled = isinstance(engine.pool, sa.pool.QueuePool | sa.pool.NullPool)
     if engine.dialect.name != "postgresql" or not pooled:
@@ -596,6 +604,10 @@ class Waiter:
     def __exit__(self, *exc: object) -> None:
         if self.listener is not None:
             self.listener.close()
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else rows.aware(moment)
 
 
 def _as_uuid(text: str) -> uuid.UUID | None:

@@ -781,9 +781,14 @@ WHEN = ["2023-01-03", "2023-01", "2023-01-03T10:00:00Z", "2022", "2023-01-02", "
 def test_read_started_pages_through_a_window_by_start(
     engine: Engine, start: str | None, end: str | None
 ) -> None:
-    """Across pages of 3, ties of one start included: each event once, by (start, position)."""
+    """Across pages of 3, ties of one start included: each event once, by (start,
+    position), of the types asked for, up to the position asked for."""
     store = EventStore(engine, page_size=3)
-    store.append("d", [new(occurred=WHEN[n % len(WHEN)]) for n in range(20)])
+    pressed = PressureApplied(actors=("POL",), target="DEU", issue="mbt")
+    store.append(
+        "d",
+        [new(occurred=WHEN[n % len(WHEN)], event=pressed if n % 3 else None) for n in range(20)],
+    )
     low, high = (None if t is None else Occurred.parse(t).start for t in (start, end))
 
     def inside(e: Envelope) -> bool:
@@ -794,7 +799,13 @@ def test_read_started_pages_through_a_window_by_start(
     without_sources = [attrs.evolve(e, sources=()) for e in expected]
     assert list(store.read_started(low, high)) == expected
     assert list(store.read_started(low, high, sources=False)) == without_sources
-    assert expected
+    pressure = [e for e in expected if e.type == "pressure.applied"]
+    assert list(store.read_started(low, high, types=["pressure.applied"])) == pressure
+    assert list(store.read_started(low, high, types=[])) == []
+    early = [e for e in expected if (e.position or 0) <= 7]
+    assert list(store.read_started(low, high, through=7)) == early
+    assert pressure != expected
+    assert early != expected
 
 
 def test_a_naive_time_is_refused_by_a_read_by_start(store: EventStore) -> None:

@@ -87,6 +87,8 @@ class Projector:
         snapshot_every: int = 20_000,
         keep_every: int = 50_000,
     ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.store = store
         self.page_size = page_size
         self.snapshot_every = snapshot_every

@@ -79,6 +79,8 @@ class EventStore:
         page_size: int = 5000,
         check_schema: bool = True,
     ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
         if check_schema:
             migrate.require_current(engine)
         self.engine = engine
@@ -389,7 +391,7 @@ class EventStore:
         `occurred_from`/`occurred_to` keep events whose valid-time interval
         overlaps ``[occurred_from, occurred_to)``; `recorded_before` keeps
         those the store knew before that transaction time; `through`, those
-        at or before that position.
+        at or before that position. Naive times raise `ValueError`.
         """
         occurred_from, occurred_to, recorded_before = (
             _aware(t) for t in (occurred_from, occurred_to, recorded_before)

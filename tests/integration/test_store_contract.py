@@ -56,6 +56,7 @@ from timeline import migrate, rows
 from timeline import store as store_module
 from timeline.database import create_engine
 from timeline.errors import ConcurrencyError, DuplicateEvent, SchemaNotReady
+from timeline.projector import Projector
 from timeline.schema import events as events_table
 from timeline.store import EventStore
 
@@ -808,12 +809,26 @@ def test_read_started_pages_through_a_window_by_start(
     assert early != expected
 
 
-def test_a_naive_time_is_refused_by_a_read_by_start(store: EventStore) -> None:
+def test_a_naive_time_is_refused_by_every_read(store: EventStore) -> None:
     naive = dt.datetime(2023, 1, 1)
-    with pytest.raises(ValueError, match="naive datetime"):
-        next(store.read_started(naive, None))
-    with pytest.raises(ValueError, match="naive datetime"):
-        next(store.read_started(None, naive))
+    reads = [
+        store.read_started(naive, None),
+        store.read_started(None, naive),
+        store.read_all(occurred_from=naive),
+        store.read_all(occurred_to=naive),
+        store.read_all(recorded_before=naive),
+    ]
+    for read in reads:
+        with pytest.raises(ValueError, match="naive datetime"):
+            next(read)
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_a_page_size_below_one_is_refused(engine: Engine, size: int) -> None:
+    with pytest.raises(ValueError, match="page_size must be at least 1"):
+        EventStore(engine, page_size=size)
+    with pytest.raises(ValueError, match="page_size must be at least 1"):
+        Projector(EventStore(engine), page_size=size)
 
 
 def test_a_reader_that_stops_early_leaves_no_fetch_running(engine: Engine) -> None:

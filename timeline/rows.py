@@ -34,7 +34,7 @@ from timeline.schema import events as table
 
 COLUMNS = tuple(column.name for column in table.c)
 """The `events` columns, in the order raw rows hold them."""
-POSITION, TYPE = COLUMNS.index("position"), COLUMNS.index("type")
+POSITION, VERSION, TYPE = (COLUMNS.index(name) for name in ("position", "version", "type"))
 
 _RAW: tuple[sa.ColumnElement[Any], ...] = tuple(
     # JSON as text: decoded here, and only for the rows a reader keeps.

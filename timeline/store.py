@@ -361,19 +361,19 @@ class EventStore:
 
     def read_dossier(self, dossier: str, from_version: int = 1) -> Iterator[Envelope]:
         """One dossier in version order, from `from_version` on, streamed in pages."""
-        after = from_version - 1
-        while True:
-            query = (
+
+        def page_after(last: int | None) -> sa.Select[Any]:
+            return (
                 rows.select()
-                .where(table.c.dossier == dossier, table.c.version > after)
+                .where(
+                    table.c.dossier == dossier,
+                    table.c.version > (from_version - 1 if last is None else last),
+                )
                 .order_by(table.c.version)
                 .limit(self.page_size)
             )
-            page = self._fetch(query)
-            yield from page
-            if len(page) < self.page_size:
-                return
-            after = page[-1].version or after
+
+        yield from self._decoded(page_after, lambda row: row[rows.VERSION])
 
     def read_all(
         self,
@@ -409,21 +409,16 @@ class EventStore:
             filters.append(table.c.occurred_start < occurred_to)
         if recorded_before is not None:
             filters.append(table.c.recorded < recorded_before)
-        decode = rows.decoder(self.engine.dialect.name)
 
-        def page_after(last: int | None) -> Sequence[rows.RawRow]:
-            query = (
+        def page_after(last: int | None) -> sa.Select[Any]:
+            return (
                 rows.select()
                 .where(table.c.position > (after if last is None else last), *filters)
                 .order_by(table.c.position)
                 .limit(self.page_size)
             )
-            with self.engine.connect() as conn:
-                return conn.execute(query).all()
 
-        with contextlib.closing(self._pages(page_after, lambda row: row[rows.POSITION])) as pages:
-            for page in pages:
-                yield from map(decode, page)
+        yield from self._decoded(page_after, lambda row: row[rows.POSITION])
 
     def read_started(
         self,
@@ -493,6 +488,22 @@ class EventStore:
                     if through is None or row[rows.POSITION] <= through:
                         yield decode(row)
 
+    def _decoded(
+        self,
+        page_after: Callable[[_Key | None], sa.Select[Any]],
+        resume: Callable[[rows.RawRow], _Key],
+    ) -> Iterator[Envelope]:
+        """The envelopes of the pages `page_after` selects (see `_pages`), one decoder for all."""
+        decode = rows.decoder(self.engine.dialect.name)
+
+        def fetch(last: _Key | None) -> Page:
+            with self.engine.connect() as conn:
+                return conn.execute(page_after(last)).all()
+
+        with contextlib.closing(self._pages(fetch, resume)) as pages:
+            for page in pages:
+                yield from map(decode, page)
+
     def _pages(
         self,
         page_after: Callable[[_Key | None], Page],
@@ -551,10 +562,6 @@ class EventStore:
     ) -> Iterator[Envelope]:
         """Events whose valid time overlaps ``[start, end)``, in position order."""
         return self.read_all(dossier=dossier, occurred_from=start, occurred_to=end)
-
-    def _fetch(self, query: sa.Select[Any]) -> list[Envelope]:
-        with self.engine.connect() as conn:
-            return rows.fetch(conn, query)
 
 
 def _ahead(engine: Engine) -> contextlib.AbstractContextManager[Later]:

@@ -1,18 +1,21 @@
-"""The benchmark: the engine beside the `eventsourcing` library and the raw driver.
+"""The benchmark: the engine's store beside `eventsourcing` and the raw driver, and its
+read side beside the full fold of the pure projection.
 
 One run measures, on SQLite (a file, WAL) and on PostgreSQL, with the same
 synthetic events for every system:
 
-* batch import (events/s) and single-event appends, one commit each;
-* reading the first 200,000 events back, and a full replay through the
-  projections;
-* the decode-and-fold ceiling: the engine's own decode and fold over rows
-  already in memory, so "replay / ceiling" is what the database and the
-  streaming cost on top of pure Python;
-* the projector catching up from nothing (read models and snapshots);
-* `state(as_of)` at points spread over the history, from snapshots and by
-  folding every event, and `diff` over a day, a month and a year;
-* peak memory (RSS) of the import and of the replay.
+* the store: batch import (events/s), single-event appends (one commit
+  each), reading the first 200,000 events back, beside the references;
+* the projector: a rebuild from nothing, and catching up with batches
+  appended after it (events/s);
+* the read side, as range queries on the version tables: one actor's
+  position on one issue at random valid and transaction times (p50, p99;
+  known now and known at a past time), one dossier's whole state, the whole
+  state streamed (items/s, and the memory it took), diffs over a day and
+  over a year; each beside the full fold of the pure projection
+  (`projections.project` over every event) as the reference;
+* the disk the version and link tables take, beside the events table;
+* peak memory (RSS) of each phase.
 
 Every phase runs in a fresh process, so each peak RSS is that phase's own.
 Figures are printed, never asserted: machines are shared and noisy, so only
@@ -31,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import itertools
+import json
 import multiprocessing
 import os
+import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -49,21 +54,26 @@ import sqlalchemy as sa
 
 from events import DossierDeclared, Envelope, EventCorrected, EventRetracted, Occurred, Precision
 from events.codec import event_to_dict, source_to_dict, stored_event, stored_source
-from projections import FOLDED_TYPES, project
-from timeline import migrate, rows, snapshots, synthetic
-from timeline.database import create_engine
-from timeline.engine import Timeline
-from timeline.memory import collector_paused
-from timeline.projector import Projector
-from timeline.schema import events as table
-from timeline.store import EventStore
+from projections import FOLDED_TYPES, Filter, project
+from timeline.readmodels.projector import Projector
+from timeline.readmodels.reader import Reader
+from timeline.readmodels.tables import VERSIONS, state_events, state_items
+from timeline.store import EventStore, migrate
+from timeline.store.database import create_engine
+from timeline.store.memory import collector_paused
+from timeline.store.schema import events as table
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the synthetic history is test-only code
 import references
 
+from tests import synthetic
+
 BATCH = 10_000
+TAIL_BATCH = 1_000
+"""The catch-up phase appends the last 5% of the events in batches of this size."""
 SAMPLE = references.SAMPLE
-"""Events read back, and decoded and folded in memory (the ceiling): rates, not totals."""
+"""Events read back: a rate, not a total."""
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 Result = dict[str, Any]
 
@@ -179,13 +189,24 @@ def _store(url: str) -> EventStore:
     return EventStore(create_engine(url))
 
 
-def engine_import(url: str, path: str) -> Result:
+def split(path: Path, tail: int) -> tuple[list[list[references.Row]], list[list[references.Row]]]:
+    """The history's batches without its last `tail` events, and those events in batches
+    of `TAIL_BATCH`: what the import writes, and what the catch-up phase appends."""
+    rows = [row for batch in batches(path) for row in batch]
+    head, rest = rows[: len(rows) - tail], rows[len(rows) - tail :]
+    imported = [head[i : i + BATCH] for i in range(0, len(head), BATCH)]
+    appended = [rest[i : i + TAIL_BATCH] for i in range(0, len(rest), TAIL_BATCH)]
+    return imported, appended
+
+
+def engine_import(url: str, path: str, tail: int) -> Result:
+    """Every event but the last `tail`, which the catch-up phase appends."""
     engine = create_engine(url)
     migrate.downgrade(engine, "base")
     migrate.upgrade(engine)
     store = EventStore(engine)
     seconds, count = 0.0, 0
-    for batch_rows in batches(Path(path)):
+    for batch_rows in split(Path(path), tail)[0]:
         with collector_paused():
             batch = by_dossier(batch_rows)
         start = time.perf_counter()
@@ -210,79 +231,152 @@ def engine_read(url: str, sample: int) -> Result:
     return {"rate": count / (time.perf_counter() - start)}
 
 
-def engine_replay(url: str) -> Result:
-    """Every event through the projections, streamed in valid-time order."""
-    store = _store(url)
-    count = store.head()
-    start = time.perf_counter()
-    snapshots.resume(store, snapshots.END_OF_TIME, use_snapshots=False)
-    return {"rate": count / (time.perf_counter() - start)}
-
-
-def engine_ceiling(url: str, sample: int) -> Result:
-    """The replay's decode, settle and fold, over raw rows already in memory.
-
-    As the replay does: rows without their citations, and only those of a
-    type the fold reads (or a fix or declaration) are decoded, with the
-    cycle collector paused; the rate counts every row.
-    """
-    wanted = FOLDED_TYPES | set(snapshots.TIMELESS_TYPES)
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        query = rows.select(sources=False).order_by(table.c.position).limit(sample)
-        raw = conn.execute(query).all()
-        dialect = conn.dialect.name
-    start = time.perf_counter()
-    with collector_paused():  # as the replay runs (`snapshots.resume_at`)
-        decode = rows.decoder(dialect)
-        folded = [decode(row) for row in raw if row[rows.TYPE] in wanted]
-        project(folded, as_of=snapshots.END_OF_TIME)
-    return {"rate": len(raw) / (time.perf_counter() - start)}
-
-
-def engine_project(url: str, events: int) -> Result:
+def engine_rebuild(url: str) -> Result:
+    """The projector from nothing: every event, group by group, into the version tables."""
     store = _store(url)
     start = time.perf_counter()
-    # The defaults at a million events, in proportion for smaller runs.
-    projector = Projector(store, snapshot_every=events // 50, keep_every=events // 20)
-    applied = projector.rebuild()
-    return {"rate": applied / (time.perf_counter() - start)}
+    applied = Projector(store).rebuild()
+    return {"rate": applied / (time.perf_counter() - start), "events": applied}
 
 
-def engine_queries(url: str, points: int, fold_every: int) -> Result:
-    """`state(as_of)` from snapshots and by a full fold, and `diff` latencies."""
+def engine_catch_up(url: str, path: str, tail: int) -> Result:
+    """The last `tail` events appended a batch at a time, the projector catching up after
+    each: only the catch-ups are timed."""
     store = _store(url)
-    with store.engine.connect() as conn:
-        first, last = conn.execute(
-            sa.select(sa.func.min(table.c.occurred_start), sa.func.max(table.c.occurred_start))
-        ).one()
-    span = last - first
-    # The last point is 99.9% of the way: "near the end", not past every fact.
-    moments = [first + span * (i + 1) / points * 0.999 for i in range(points)]
-    with_snapshots = [_timed(lambda m=m: snapshots.resume(store, m)) for m in moments]
-    folded_at = moments[fold_every - 1 :: fold_every]
-    if moments[-1] not in folded_at:
-        folded_at.append(moments[-1])
-    full = [_timed(lambda m=m: snapshots.resume(store, m, use_snapshots=False)) for m in folded_at]
-    timeline = Timeline(store)
-    end = moments[-1]
-    diffs = {
-        name: _timed(lambda d=delta: timeline.diff(end - d, end))
-        for name, delta in (
-            ("day", dt.timedelta(days=1)),
-            ("month", dt.timedelta(days=30)),
-            ("year", dt.timedelta(days=365)),
-        )
-    }
-    with store.engine.connect() as conn:
-        kept = conn.execute(sa.text("SELECT count(*) FROM snapshots")).scalar()
+    projector = Projector(store)
+    projector.catch_up()
+    seconds, count = 0.0, 0
+    for batch_rows in split(Path(path), tail)[1]:
+        store.append_batches(by_dossier(batch_rows))
+        start = time.perf_counter()
+        count += projector.catch_up()
+        seconds += time.perf_counter() - start
+    return {"rate": count / seconds if seconds else 0.0, "events": count}
+
+
+def engine_fold(url: str) -> Result:
+    """The reference: the pure projection folding every event, as of the end of history."""
+    store = _store(url)
+    kinds = [
+        *FOLDED_TYPES,
+        *(cls.type for cls in (DossierDeclared, EventCorrected, EventRetracted)),
+    ]
+    start = time.perf_counter()
+    with collector_paused():
+        state = project(store.read_all(types=kinds, sources=False), as_of=END_OF_TIME)
+    seconds = time.perf_counter() - start
     return {
-        "snapshots": with_snapshots,
-        "full": full,
-        "full_points": len(folded_at),
-        "diffs": diffs,
-        "kept": kept,
+        "seconds": seconds,
+        "rate": store.head() / seconds,
+        "items": sum(1 for _ in state.items()),
     }
+
+
+END_OF_TIME = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def _bounds(store: EventStore) -> tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]:
+    """The first and last valid start, and the first and last recorded time."""
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(
+                sa.func.min(table.c.occurred_start),
+                sa.func.max(table.c.occurred_start),
+                sa.func.min(table.c.recorded),
+                sa.func.max(table.c.recorded),
+            )
+        ).one()
+    first, last, recorded_first, recorded_last = (
+        value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value + "+00:00")
+        for value in found
+    )
+    return first, last, recorded_first, recorded_last
+
+
+def engine_queries(url: str, samples: int) -> Result:
+    """Point, dossier and diff queries at random valid and transaction times."""
+    store = _store(url)
+    reader = Reader(store)
+    rng = random.Random(7)
+    first, last, recorded_first, recorded_last = _bounds(store)
+
+    def when() -> dt.datetime:
+        return first + (last - first) * rng.random()
+
+    def known() -> dt.datetime:
+        return recorded_first + (recorded_last - recorded_first) * rng.random()
+
+    with store.engine.connect() as conn:
+        keys = [
+            (dossier, *json.loads(key))
+            for dossier, key in conn.execute(
+                sa.select(state_items.c.dossier, state_items.c.key).where(
+                    state_items.c.section == "positions"
+                )
+            )
+        ]
+        dossiers = sorted({k[0] for k in keys})
+    points = [(rng.choice(keys), when(), known()) for _ in range(samples)]
+
+    def point(key: tuple[str, ...], as_of: dt.datetime, known_at: dt.datetime | None) -> float:
+        where = Filter(dossier=key[0], actor=key[1], issue=key[2], sections=("positions",))
+        return _timed(functools.partial(reader.state, as_of, known_at=known_at, where=where))
+
+    known_now = [point(key, as_of, None) for key, as_of, _ in points]
+    known_then = [point(key, as_of, known_at) for key, as_of, known_at in points]
+    dossier = [
+        _timed(functools.partial(reader.state, when(), where=Filter(dossier=rng.choice(dossiers))))
+        for _ in range(max(3, samples // 20))
+    ]
+    days = [when() for _ in range(max(3, samples // 10))]
+    day = [_timed(functools.partial(reader.diff, d - dt.timedelta(days=1), d)) for d in days]
+    year_end = last - (last - first) * 0.001
+    start = time.perf_counter()
+    year = reader.diff(year_end - dt.timedelta(days=365), year_end)
+    year_seconds = time.perf_counter() - start
+    return {
+        "point": known_now,
+        "point_known_at": known_then,
+        "dossier": dossier,
+        "dossiers": len(dossiers),
+        "day": day,
+        "year_changes": len(year.changes),
+        "year_seconds": year_seconds,
+    }
+
+
+def engine_stream(url: str) -> Result:
+    """The whole state near the end of history, streamed page by page."""
+    store = _store(url)
+    first, last, _, _ = _bounds(store)
+    as_of = last - (last - first) * 0.001
+    before = peak_mb()
+    start = time.perf_counter()
+    count = sum(1 for _ in Reader(store).items(as_of))
+    seconds = time.perf_counter() - start
+    return {"items": count, "rate": count / seconds, "grew_mb": peak_mb() - before}
+
+
+def engine_disk(url: str) -> Result:
+    """Bytes of the version and link tables (indexes included) and of the events table."""
+    engine = create_engine(url)
+    ours = [v.table.name for v in VERSIONS.values()] + [state_events.name, state_items.name]
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sizes = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT m.tbl_name, sum(s.pgsize) FROM dbstat s "
+                        "JOIN sqlite_schema m ON m.name = s.name GROUP BY m.tbl_name"
+                    )
+                ).all()
+            )
+        else:
+            sizes = {
+                name: conn.execute(sa.text(f"SELECT pg_total_relation_size('{name}')")).scalar()
+                for name in [*ours, "events"]
+            }
+    return {"read_models": sum(sizes.get(n) or 0 for n in ours), "events": sizes["events"]}
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -315,19 +409,29 @@ def _ms(value: float) -> str:
     return f"{value * 1000:,.0f} ms"
 
 
-def _spread(seconds: list[float]) -> str:
-    return (
-        f"median {_ms(statistics.median(seconds))}, worst {_ms(max(seconds))}, "
-        f"near the end {_ms(seconds[-1])}"
-    )
+def _percentile(seconds: list[float], share: float) -> float:
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _p50_p99(seconds: list[float]) -> str:
+    return f"p50 {_ms(_percentile(seconds, 0.5))}, p99 {_ms(_percentile(seconds, 0.99))}"
 
 
 def _ratio(ours: float, theirs: float | None) -> str:
     return "-" if not theirs else f"{ours / theirs:.2f}x"
 
 
+def _faster(fold: float, query: float) -> str:
+    ratio = fold / query
+    shown = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2f}"
+    return f"{shown}x faster than the full fold"
+
+
 def report(backend: str, events: int, found: dict[str, Result]) -> None:
     ours, es, raw = found["engine"], found["eventsourcing"], found["raw"]
+    fold = ours["fold"]["seconds"]
+    queries = ours["queries"]
     print(f"\n## {backend}: {events:,} events\n")
     print("| figure | engine | eventsourcing | raw driver | engine/eventsourcing | engine/raw |")
     print("|---|---|---|---|---|---|")
@@ -335,48 +439,71 @@ def report(backend: str, events: int, found: dict[str, Result]) -> None:
         ("batch import", ours["import"]["rate"], es["import"], raw["import"]),
         ("single append, one commit each", ours["single"]["rate"], es["single"], raw["single"]),
         ("read every event", ours["read"]["rate"], es["read"], raw["read"]),
-        ("full replay through projections", ours["replay"]["rate"], es["replay"], raw["replay"]),
     ]
     for name, mine, theirs, floor in lines:
         print(
             f"| {name} | {_rate(mine)} | {_rate(theirs)} | {_rate(floor)} "
             f"| {_ratio(mine, theirs)} | {_ratio(mine, floor)} |"
         )
-    ceiling = ours["ceiling"]["rate"]
+    point, then = queries["point"], queries["point_known_at"]
+    dossier, day, stream = queries["dossier"], queries["day"], ours["stream"]
+    year = queries["year_changes"] / queries["year_seconds"]
+    read_side = [
+        ("full fold of the pure projection (reference)", f"{fold:,.1f} s", ""),
+        ("projector rebuild", _rate(ours["rebuild"]["rate"]), ""),
+        ("projector catch-up of appended batches", _rate(ours["catch_up"]["rate"]), ""),
+        ("point query, known now", _p50_p99(point), _faster(fold, _percentile(point, 0.5))),
+        (
+            "point query, known at a past time",
+            _p50_p99(then),
+            f"known-at/now p50 {_percentile(then, 0.5) / _percentile(point, 0.5):.2f}",
+        ),
+        (
+            f"one dossier's whole state (of {queries['dossiers']})",
+            _p50_p99(dossier),
+            _faster(fold, _percentile(dossier, 0.5)),
+        ),
+        (
+            f"whole state streamed, {stream['items']:,} items",
+            f"{_rate(stream['rate'])} items",
+            f"memory grew {stream['grew_mb']:,.0f} MB",
+        ),
+        ("diff over a day", _p50_p99(day), _faster(2 * fold, _percentile(day, 0.5))),
+        (
+            f"diff over a year, {queries['year_changes']:,} changes",
+            f"{_rate(year)} changes",
+            _faster(2 * fold, queries["year_seconds"]),
+        ),
+    ]
+    for name, figure, ratio in read_side:
+        print(f"| {name} | {figure} | | | | {ratio} |")
+    disk = ours["disk"]
     print(
-        f"| decode-and-fold ceiling (rows in memory) | {_rate(ceiling)} | | | | "
-        f"replay/ceiling {ours['replay']['rate'] / ceiling:.2f} |"
+        f"| disk: version and link tables / events | {disk['read_models'] / 1e6:,.0f} MB / "
+        f"{disk['events'] / 1e6:,.0f} MB | | | | {disk['read_models'] / disk['events']:.2f}x |"
     )
-    print(f"| projector catch-up from nothing | {_rate(ours['project']['rate'])} | | | | |")
-    queries = ours["queries"]
-    snaps, full = queries["snapshots"], queries["full"]
-    print(f"| state(as_of) with snapshots, {len(snaps)} points | {_spread(snaps)} | | | | |")
     print(
-        f"| state(as_of) full fold, {queries['full_points']} of those points "
-        f"| {_spread(full)} | | | | |"
-    )
-    print(f"| snapshot speed-up near the end | {full[-1] / snaps[-1]:,.0f}x | | | | |")
-    for name, seconds in queries["diffs"].items():
-        print(f"| diff over a {name} | {_ms(seconds)} | | | | |")
-    print(
-        f"| peak RSS: import / replay | {ours['import']['rss_mb']:,.0f} MB / "
-        f"{ours['replay']['rss_mb']:,.0f} MB | {es['rss_mb']:,.0f} MB (whole run) "
+        f"| peak RSS: import / rebuild / full fold / stream | {ours['import']['rss_mb']:,.0f} MB / "
+        f"{ours['rebuild']['rss_mb']:,.0f} MB / {ours['fold']['rss_mb']:,.0f} MB / "
+        f"{stream['rss_mb']:,.0f} MB | {es['rss_mb']:,.0f} MB (whole run) "
         f"| {raw['rss_mb']:,.0f} MB (whole run) | | |"
     )
-    print(f"| snapshots kept | {queries['kept']} | | | | |")
     sys.stdout.flush()
 
 
 def run_backend(url: str, path: Path, args: argparse.Namespace) -> dict[str, Result]:
     name = str(path)
+    tail = max(TAIL_BATCH, args.events // 20)
     ours: Result = {
-        "import": in_child(engine_import, url, name),
+        "import": in_child(engine_import, url, name, tail),
         "single": in_child(engine_single, url, name),
         "read": in_child(engine_read, url, SAMPLE),
-        "replay": in_child(engine_replay, url),
-        "ceiling": in_child(engine_ceiling, url, SAMPLE),
-        "project": in_child(engine_project, url, max(args.events, 1_000)),
-        "queries": in_child(engine_queries, url, args.points, args.fold_every),
+        "rebuild": in_child(engine_rebuild, url),
+        "catch_up": in_child(engine_catch_up, url, name, tail),
+        "fold": in_child(engine_fold, url),
+        "queries": in_child(engine_queries, url, args.samples),
+        "stream": in_child(engine_stream, url),
+        "disk": in_child(engine_disk, url),
     }
     return {
         "engine": ours,
@@ -390,14 +517,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="20,000 events: that it runs")
     parser.add_argument("--single", type=int, default=2_000, help="one-commit appends")
-    parser.add_argument("--points", type=int, default=20, help="as-of points")
-    parser.add_argument("--fold-every", type=int, default=10, help="full fold at every Nth point")
+    parser.add_argument(
+        "--samples", type=int, default=200, help="point queries, and in proportion others"
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), action="append")
     parser.add_argument("--pg", default=os.environ.get("TIMELINE_BENCH_PG", DEFAULT_PG))
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.quick:
-        args.events, args.single = 20_000, 200
+        args.events, args.single, args.samples = 20_000, 200, 40
     with tempfile.TemporaryDirectory(prefix="timeline-bench-") as scratch:
         # The SQLite databases of a million events take about 2 GB: gone at the end.
         folder = Path(scratch)

@@ -162,7 +162,8 @@ def _make_trusted_converter() -> cattrs.Converter:
     Values that repeat across a history (quantities) are parsed once.
     """
     conv = cattrs.Converter(detailed_validation=False)
-    conv.register_structure_hook(str, lambda value, _: value)
+    # Exactly `str`: a hook for `str` itself would also take every StrEnum.
+    conv.register_structure_hook_func(lambda t: t is str, lambda value, _: value)
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda value, _: tuple(value))
     conv.register_structure_hook_factory(
         lambda t: isinstance(t, type) and issubclass(t, enum.StrEnum), _enum_members

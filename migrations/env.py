@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from timeline.database import create_engine, default_url
-from timeline.schema import metadata
+from timeline.readmodels.tables import metadata
+from timeline.store.database import create_engine, default_url
 
 
 def _run(connection: object) -> None:

@@ -1,39 +1,34 @@
-"""State and diffs as JSON-ready dicts: the versioned contract downstream apps read.
+"""State, diffs and item histories as JSON-ready dicts: the versioned contract apps read.
 
-The shapes are documented in `docs/json-schema.md`; any change to them that
-could break a reader bumps the number in `STATE_SCHEMA` / `DIFF_SCHEMA`.
-Written out field by field rather than generated from the classes, so that
-renaming an attribute can never silently change the contract.
+The shapes are documented in `docs/json-schema.md`. Items are written from
+their fields (`projections.items`), in field order, each value by its type:
+a valid time in the form it was given (`"2023-W03"`), a quantity as a number
+or text (`14`, `"10-14"`), an event as ``{"dossier", "key"}``. Any change
+that could break a reader bumps the number in the schema names below.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
+
+import attrs
 
 from events import Occurred, Quantity
 from projections.diff import Change, Diff
-from projections.state import (
-    Coalition,
-    ConditionStatus,
-    FormedCoalition,
-    Item,
-    Pledge,
-    Position,
-    Precedent,
-    Pressure,
-    Request,
-    State,
-    Total,
-)
+from projections.fold import Version
+from projections.refs import Ref
+from projections.state import State
 
-STATE_SCHEMA = "timeline.state/1"
-DIFF_SCHEMA = "timeline.diff/1"
+STATE_SCHEMA = "timeline.state/2"
+DIFF_SCHEMA = "timeline.diff/2"
+HISTORY_SCHEMA = "timeline.history/1"
 
 JSON = dict[str, Any]
 
 
-def _instant(value: dt.datetime | None) -> str | None:
+def instant(value: dt.datetime | None) -> str | None:
     """ISO 8601 in UTC with a "Z", as `Occurred` prints instants."""
     if value is None:
         return None
@@ -41,137 +36,50 @@ def _instant(value: dt.datetime | None) -> str | None:
     return dt.datetime.combine(utc.date(), utc.time()).isoformat() + "Z"
 
 
-def _occurred(value: Occurred | None) -> str | None:
-    return None if value is None else str(value)
+def ref_to_json(ref: Ref) -> JSON:
+    return {"dossier": ref.dossier, "key": ref.key}
 
 
-def _quantity(value: Quantity | None) -> int | str | None:
-    return None if value is None else value.to_json()
-
-
-def _condition(condition: ConditionStatus) -> JSON:
-    return {
-        "actor": condition.actor,
-        "does": str(condition.does),
-        "item": condition.item,
-        "met": condition.met,
-        "met_by": condition.met_by,
-    }
-
-
-def _formed(formed: FormedCoalition) -> JSON:
-    return {
-        "coalition": formed.coalition,
-        "members": list(formed.members),
-        "leads": list(formed.leads),
-        "occurred": str(formed.occurred),
-        "key": formed.key,
-    }
-
-
-def item_to_json(item: Item) -> JSON:
-    """One state item as a dict; the same shape in a state and in a diff."""
-    match item:
-        case Position():
+def value_to_json(value: Any) -> Any:
+    """One field's value, by its type."""
+    match value:
+        case None | bool() | int() | float():
+            return value
+        case enum.Enum():
+            return value.value
+        case str():
+            return value
+        case Occurred():
+            return str(value)
+        case Quantity():
+            return value.to_json()
+        case Ref():
+            return ref_to_json(value)
+        case tuple():
+            return [value_to_json(v) for v in value]
+        case _ if attrs.has(type(value)):
             return {
-                "actor": item.actor,
-                "issue": item.issue,
-                "stance": str(item.stance),
-                "since": str(item.since),
-                "certain": item.certain,
-                "conditions": [_condition(c) for c in item.conditions],
-                "events": list(item.events),
-                "pressed_by": list(item.pressed_by),
+                f.name: value_to_json(getattr(value, f.name)) for f in attrs.fields(type(value))
             }
-        case Pledge():
-            return {
-                "donor": item.donor,
-                "recipient": item.recipient,
-                "item": item.item,
-                "issue": item.issue,
-                "category": item.category,
-                "quantity": _quantity(item.quantity),
-                "unknown": list(item.unknown),
-                "delivered": _quantity(item.delivered),
-                "delivered_unknown": list(item.delivered_unknown),
-                "first_announced": _occurred(item.first_announced),
-                "updated": str(item.updated),
-                "certain": item.certain,
-                "events": list(item.events),
-            }
-        case Total():
-            return {
-                "category": item.category,
-                "low": item.low,
-                "high": item.high,
-                "unknown": list(item.unknown),
-                "pledges": item.pledges,
-                "events": list(item.events),
-            }
-        case Request():
-            return {
-                "dossier": item.dossier,
-                "request": item.request,
-                "requester": item.requester,
-                "addressee": item.addressee,
-                "issue": item.issue,
-                "ask": item.ask,
-                "item": item.item,
-                "quantity": _quantity(item.quantity),
-                "filed": str(item.filed),
-                "status": item.status,
-                "decided": _occurred(item.decided),
-                "decided_by": item.decided_by,
-                "certain": item.certain,
-                "events": list(item.events),
-            }
-        case Precedent():
-            return {
-                "actor": item.actor,
-                "issue": item.issue,
-                "threshold": item.threshold,
-                "by": item.by,
-                "occurred": str(item.occurred),
-                "certain": item.certain,
-                "events": list(item.events),
-            }
-        case Pressure():
-            return {
-                "actor": item.actor,
-                "target": item.target,
-                "issue": item.issue,
-                "count": item.count,
-                "first": str(item.first),
-                "last": str(item.last),
-                "certain": item.certain,
-                "events": list(item.events),
-            }
-        case Coalition():
-            return {
-                "issue": item.issue,
-                "committed": list(item.committed),
-                "formed": [_formed(f) for f in item.formed],
-                "events": list(item.events),
-            }
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def item_to_json(item: Any) -> JSON:
+    """One state item as a dict; the same shape in a state, a diff and a history."""
+    return {f.name: value_to_json(getattr(item, f.name)) for f in attrs.fields(type(item))}
 
 
 def state_to_json(state: State) -> JSON:
-    """The state as a JSON-ready dict (`"schema": "timeline.state/1"`).
-
-    Sections list items sorted by key, so equal states give equal text.
-    """
-    return {
+    """The state as a JSON-ready dict; sections list items sorted by key."""
+    document: JSON = {
         "schema": STATE_SCHEMA,
-        "as_of": _instant(state.as_of),
-        "known_at": _instant(state.known_at),
-        "positions": [item_to_json(i) for i in state.positions],
-        "pledges": [item_to_json(i) for i in state.pledges],
-        "totals": [item_to_json(i) for i in state.totals],
-        "requests": [item_to_json(i) for i in state.requests],
-        "precedents": [item_to_json(i) for i in state.precedents],
-        "pressure": [item_to_json(i) for i in state.pressure],
-        "coalitions": [item_to_json(i) for i in state.coalitions],
+        "as_of": instant(state.as_of),
+        "known_at": instant(state.known_at),
     }
+    for name in attrs.fields_dict(State):
+        if name not in ("as_of", "known_at"):
+            document[name] = [item_to_json(i) for i in getattr(state, name)]
+    return document
 
 
 def change_to_json(change: Change) -> JSON:
@@ -181,19 +89,38 @@ def change_to_json(change: Change) -> JSON:
         "key": list(change.key),
         "kind": change.kind,
         "kinds": list(change.kinds),
-        "events": list(change.events),
+        "events": [ref_to_json(r) for r in change.events],
         "before": None if change.before is None else item_to_json(change.before),
         "after": None if change.after is None else item_to_json(change.after),
     }
 
 
 def diff_to_json(d: Diff) -> JSON:
-    """The diff as a JSON-ready dict (`"schema": "timeline.diff/1"`)."""
     return {
         "schema": DIFF_SCHEMA,
-        "from": _instant(d.from_),
-        "to": _instant(d.to),
-        "from_known_at": _instant(d.from_known_at),
-        "to_known_at": _instant(d.to_known_at),
+        "from": instant(d.from_),
+        "to": instant(d.to),
+        "from_known_at": instant(d.from_known_at),
+        "to_known_at": instant(d.to_known_at),
         "changes": [change_to_json(c) for c in d.changes],
+    }
+
+
+def history_to_json(
+    section: str, key: tuple[str, ...], known_at: dt.datetime | None, versions: tuple[Version, ...]
+) -> JSON:
+    """Every version of one item, oldest first, each with the valid time it holds for."""
+    return {
+        "schema": HISTORY_SCHEMA,
+        "section": section,
+        "key": list(key),
+        "known_at": instant(known_at),
+        "versions": [
+            {
+                "valid_from": instant(v.valid_from),
+                "valid_to": instant(v.valid_to),
+                "item": item_to_json(v.item),
+            }
+            for v in versions
+        ],
     }

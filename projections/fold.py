@@ -1,19 +1,25 @@
-"""`project`: the pure fold of a dossier's events into its state.
+"""The pure fold: a dossier's settled facts into versions of its state items.
 
-One handler per event type (`functools.singledispatch`), each changing a
-private, mutable accumulator; the accumulator is frozen into a `State` once
-at the end. Appending to lists while folding and building tuples once keeps
-a million events linear, where rebuilding frozen items on every event would
-copy ever-growing tuples of event keys. Nothing here reads a clock, a
-database or a logger: the caller supplies every input, including "now".
+Facts fold in fold order (valid start, end, key). Facts with one valid start
+form a *group*: no `as_of` can tell them apart, so each item touched in a
+group gets one new version, starting at that start, whose causes are the
+events that touched it there. Items keep their content from one version to
+the next; each section module says how one fact changes one item.
+
+Two sections are derived from others once per group: coalitions from the
+membership of positions (`projections.coalitions`), totals from what the
+pledges of each category add up to (`projections.totals`).
+
+This fold is the oracle the indexed read side is tested against. Nothing
+here reads a clock, a database or a logger: the caller supplies every
+input, including "now".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -22,527 +28,324 @@ from events import (
     CoalitionFormed,
     DeliveryReported,
     Envelope,
-    Event,
-    Occurred,
     PledgeAnnounced,
     PositionStated,
     PrecedentSet,
     PressureApplied,
-    Quantity,
     RequestDecided,
     RequestFiled,
-    Stance,
 )
-from projections.record import SortKey, fold_order, settle
-from projections.state import (
-    OPEN,
-    UNCATEGORISED,
-    Coalition,
-    ConditionStatus,
-    FormedCoalition,
-    Pledge,
-    Position,
-    Precedent,
-    Pressure,
-    Request,
-    State,
-    Total,
-)
-
-# Accumulators: private, mutable, one per state item, frozen at the end.
-# Without slots, so that pickling a fold (a snapshot) takes the fast path of
-# plain instance dictionaries.
-
-
-@attrs.define(slots=False)
-class _Position:
-    actor: str
-    issue: str
-    stance: Stance
-    since: Occurred
-    # Fold step of the event that last changed the stance: orders coalitions.
-    since_step: int
-    conditions: list[ConditionStatus]
-    events: list[str]
-
-
-@attrs.define(slots=False)
-class _Amount:
-    """A running sum of what sources said, with the reports that said no number."""
-
-    quantity: Quantity | None = None
-    unknown: list[str] = attrs.Factory(list)
-
-    def add(self, key: str, quantity: Quantity | None, total: Quantity | None) -> None:
-        if total is not None:
-            # The donor's own running total replaces our sum and settles
-            # the earlier reports that gave no number.
-            self.quantity, self.unknown = total, []
-        elif quantity is not None:
-            self.quantity = quantity if self.quantity is None else self.quantity + quantity
-        else:
-            self.unknown.append(key)
-
-
-@attrs.define(slots=False)
-class _Pledge:
-    donor: str
-    recipient: str
-    item: str
-    updated: Occurred
-    issue: str | None = None
-    pledged: _Amount = attrs.Factory(_Amount)
-    delivered: _Amount = attrs.Factory(_Amount)
-    first_announced: Occurred | None = None
-    events: list[str] = attrs.Factory(list)
-    # (fold step, key) of each pledge.announced, for the category totals.
-    announcements: list[tuple[int, str]] = attrs.Factory(list)
-
-
-@attrs.define(slots=False)
-class _Request:
-    dossier: str
-    request: str
-    requester: str
-    addressee: str
-    issue: str
-    ask: str
-    item: str | None
-    quantity: Quantity | None
-    filed: Occurred
-    status: str = OPEN
-    decided: Occurred | None = None
-    decided_by: str | None = None
-    events: list[str] = attrs.Factory(list)
-
-
-@attrs.define(slots=False)
-class _Precedent:
-    actor: str
-    issue: str
-    threshold: str
-    by: str
-    occurred: Occurred
-    events: list[str]
-
-
-@attrs.define(slots=False)
-class _Pressure:
-    actor: str
-    target: str
-    issue: str
-    first: Occurred
-    last: Occurred
-    events: list[str] = attrs.Factory(list)
-
-
-@attrs.define(slots=False)
-class _Decision:
-    key: str
-    occurred: Occurred
-    status: str
-    by: str
-    step: int
-
-
-@attrs.define(slots=False)
-class Fold:
-    """Everything a fold has seen so far, keyed as the state will be.
-
-    Picklable, so the engine can keep a fold paused at a valid-time cutoff
-    (a snapshot) and resume it later with the facts that follow.
-    """
-
-    positions: dict[tuple[str, str], _Position] = attrs.Factory(dict)
-    pledges: dict[tuple[str, str, str], _Pledge] = attrs.Factory(dict)
-    requests: dict[tuple[str, str], _Request] = attrs.Factory(dict)
-    # A decision may name its request by id: (dossier, id) -> (dossier, key).
-    request_ids: dict[tuple[str, str], tuple[str, str]] = attrs.Factory(dict)
-    precedents: dict[tuple[str, str], _Precedent] = attrs.Factory(dict)
-    pressure: dict[tuple[str, str, str], _Pressure] = attrs.Factory(dict)
-    formed: dict[str, list[FormedCoalition]] = attrs.Factory(dict)
-    # Per issue, in fold order: the events by which actors joined (became
-    # committed) or left, and coalitions formed. An issue once here keeps
-    # its coalition item, so moving forward in time never removes one.
-    coalition_events: dict[str, list[str]] = attrs.Factory(dict)
-    # The first pledge by each donor, and by each (donor, item): conditions
-    # stated later are met by these at once.
-    first_pledge: dict[str, str] = attrs.Factory(dict)
-    first_pledge_of: dict[tuple[str, str], str] = attrs.Factory(dict)
-    # Positions with an unmet condition, by the actor they wait for.
-    waiting: dict[str, dict[tuple[str, str], None]] = attrs.Factory(dict)
-    # Decisions folded before their request was filed (dated earlier than
-    # the filing), applied when it is.
-    early_decisions: dict[tuple[str, str], list[_Decision]] = attrs.Factory(dict)
-    # How many events have been folded: orders items merged from several
-    # accumulators (totals, coalition members) in fold order.
-    step: int = 0
-    # The fold order of the last fact folded: a fact that sorts after it may
-    # be folded on; one that sorts before it needs a fold from earlier.
-    last: SortKey | None = None
-
-
-@functools.singledispatch
-def _apply(event: Event, envelope: Envelope, fold: Fold) -> None:
-    """Statements, consultations and threats stay in the log: the state ignores them."""
-
-
-def _set_stance(
-    fold: Fold, actor: str, issue: str, stance: Stance, envelope: Envelope
-) -> _Position:
-    """Record `stance`; `since` moves only when the stance actually changes.
-
-    Becoming committed, or ceasing to be, is also a coalition event.
-    """
-    position = fold.positions.get((actor, issue))
-    was_committed = position is not None and position.stance == Stance.COMMITTED
-    if was_committed != (stance == Stance.COMMITTED):
-        fold.coalition_events.setdefault(issue, []).append(envelope.key)
-    if position is None:
-        position = _Position(
-            actor=actor,
-            issue=issue,
-            stance=stance,
-            since=envelope.occurred,
-            since_step=fold.step,
-            conditions=[],
-            events=[],
-        )
-        fold.positions[(actor, issue)] = position
-    elif position.stance != stance:
-        position.stance, position.since = stance, envelope.occurred
-        position.since_step = fold.step
-    position.events.append(envelope.key)
-    return position
-
-
-@_apply.register
-def _position_stated(event: PositionStated, envelope: Envelope, fold: Fold) -> None:
-    """Set the stance and its condition, met at once by any earlier matching pledge."""
-    position = _set_stance(fold, event.actor, event.issue, event.stance, envelope)
-    # A new statement replaces the conditions of the last one.
-    position.conditions = []
-    condition = event.condition
-    if condition is None:
-        return
-    if condition.item is None:
-        met_by = fold.first_pledge.get(condition.actor)
-    else:
-        met_by = fold.first_pledge_of.get((condition.actor, condition.item))
-    position.conditions.append(
-        ConditionStatus(
-            actor=condition.actor,
-            does=condition.does,
-            item=condition.item,
-            met=met_by is not None,
-            met_by=met_by,
-        )
-    )
-    if met_by is None:
-        fold.waiting.setdefault(condition.actor, {})[(event.actor, event.issue)] = None
-
-
-def _meet_conditions(fold: Fold, event: PledgeAnnounced, key: str) -> None:
-    """Mark met every waiting condition this pledge fulfils, on any issue."""
-    waiting = fold.waiting.get(event.donor)
-    if not waiting:
-        return
-    for position_key in list(waiting):
-        position = fold.positions[position_key]
-        touched, still_waiting = False, False
-        for index, condition in enumerate(position.conditions):
-            if condition.met or condition.actor != event.donor:
-                continue
-            if condition.item is None or condition.item == event.item:
-                position.conditions[index] = attrs.evolve(condition, met=True, met_by=key)
-                touched = True
-            else:
-                still_waiting = True
-        if touched and position.events[-1] != key:
-            position.events.append(key)
-        if not still_waiting:
-            del waiting[position_key]
-
-
-def _pledge_item(fold: Fold, donor: str, recipient: str, item: str, occurred: Occurred) -> _Pledge:
-    """The item pledges and deliveries of one donor, recipient and item share."""
-    pledge = fold.pledges.get((donor, recipient, item))
-    if pledge is None:
-        pledge = _Pledge(donor=donor, recipient=recipient, item=item, updated=occurred)
-        fold.pledges[(donor, recipient, item)] = pledge
-    pledge.updated = occurred
-    return pledge
-
-
-@_apply.register
-def _pledge_announced(event: PledgeAnnounced, envelope: Envelope, fold: Fold) -> None:
-    """Add to the item, commit the donor on the issue, meet conditions waiting for it."""
-    key = envelope.key
-    pledge = _pledge_item(fold, event.donor, event.recipient, event.item, envelope.occurred)
-    pledge.issue = event.issue
-    if pledge.first_announced is None:
-        pledge.first_announced = envelope.occurred
-    pledge.pledged.add(key, event.quantity, event.total)
-    pledge.events.append(key)
-    pledge.announcements.append((fold.step, key))
-    fold.first_pledge.setdefault(event.donor, key)
-    fold.first_pledge_of.setdefault((event.donor, event.item), key)
-    _set_stance(fold, event.donor, event.issue, Stance.COMMITTED, envelope)
-    _meet_conditions(fold, event, key)
-
-
-@_apply.register
-def _delivery_reported(event: DeliveryReported, envelope: Envelope, fold: Fold) -> None:
-    """Add to what was delivered; a delivery commits nobody (it names no issue)."""
-    pledge = _pledge_item(fold, event.donor, event.recipient, event.item, envelope.occurred)
-    pledge.delivered.add(envelope.key, event.quantity, event.total)
-    pledge.events.append(envelope.key)
-
-
-def _decide(request: _Request, decision: _Decision) -> None:
-    """The latest decision folded is the request's status."""
-    request.status = decision.status
-    request.decided = decision.occurred
-    request.decided_by = decision.by
-    request.events.append(decision.key)
-
-
-@_apply.register
-def _request_filed(event: RequestFiled, envelope: Envelope, fold: Fold) -> None:
-    """Open the request under its key, then apply decisions dated before the filing."""
-    request = _Request(
-        dossier=envelope.dossier,
-        request=envelope.key,
-        requester=event.requester,
-        addressee=event.addressee,
-        issue=event.issue,
-        ask=str(event.ask),
-        item=event.item,
-        quantity=event.quantity,
-        filed=envelope.occurred,
-        events=[envelope.key],
-    )
-    key = (envelope.dossier, envelope.key)
-    fold.requests[key] = request
-    fold.request_ids[(envelope.dossier, str(envelope.id))] = key
-    early = fold.early_decisions.pop(key, []) + fold.early_decisions.pop(
-        (envelope.dossier, str(envelope.id)), []
-    )
-    for decision in sorted(early, key=lambda d: d.step):
-        _decide(request, decision)
-
-
-@_apply.register
-def _request_decided(event: RequestDecided, envelope: Envelope, fold: Fold) -> None:
-    """Decide the request, or keep the decision until a request dated later is filed."""
-    decision = _Decision(
-        key=envelope.key,
-        occurred=envelope.occurred,
-        status=str(event.decision),
-        by=event.by,
-        step=fold.step,
-    )
-    named = (envelope.dossier, event.request)
-    request = fold.requests.get(fold.request_ids.get(named, named))
-    if request is None:
-        fold.early_decisions.setdefault(named, []).append(decision)
-    else:
-        _decide(request, decision)
-
-
-@_apply.register
-def _precedent_set(event: PrecedentSet, envelope: Envelope, fold: Fold) -> None:
-    """The latest precedent an actor set on an issue gives its threshold and basis."""
-    precedent = fold.precedents.get((event.actor, event.issue))
-    if precedent is None:
-        precedent = _Precedent(
-            actor=event.actor,
-            issue=event.issue,
-            threshold=event.threshold,
-            by=event.by,
-            occurred=envelope.occurred,
-            events=[],
-        )
-        fold.precedents[(event.actor, event.issue)] = precedent
-    else:
-        precedent.threshold, precedent.by = event.threshold, event.by
-        precedent.occurred = envelope.occurred
-    precedent.events.append(envelope.key)
-
-
-@_apply.register
-def _pressure_applied(event: PressureApplied, envelope: Envelope, fold: Fold) -> None:
-    """Count the pressure once per pressing actor; positions read it when frozen."""
-    for actor in dict.fromkeys(event.actors):
-        key = (actor, event.target, event.issue)
-        pressure = fold.pressure.get(key)
-        if pressure is None:
-            pressure = _Pressure(
-                actor=actor,
-                target=event.target,
-                issue=event.issue,
-                first=envelope.occurred,
-                last=envelope.occurred,
-            )
-            fold.pressure[key] = pressure
-        pressure.last = envelope.occurred
-        pressure.events.append(envelope.key)
-
-
-@_apply.register
-def _coalition_formed(event: CoalitionFormed, envelope: Envelope, fold: Fold) -> None:
-    """List the declared coalition on its issue; membership stays a matter of stances."""
-    formed = FormedCoalition(
-        coalition=event.coalition,
-        members=event.members,
-        leads=event.leads,
-        occurred=envelope.occurred,
-        key=envelope.key,
-    )
-    fold.formed.setdefault(event.issue, []).append(formed)
-    fold.coalition_events.setdefault(event.issue, []).append(envelope.key)
-
-
-def _freeze(fold: Fold, categories: Mapping[str, str], as_of: dt.datetime) -> dict[str, Any]:
-    """The accumulator as frozen state sections, by section name."""
-    pressed_by: dict[tuple[str, str], set[str]] = {}
-    for actor, target, issue in fold.pressure:
-        pressed_by.setdefault((target, issue), set()).add(actor)
-    return {
-        "positions": [
-            Position(
-                actor=p.actor,
-                issue=p.issue,
-                stance=p.stance,
-                since=p.since,
-                certain=p.since.ended_by(as_of),
-                conditions=tuple(p.conditions),
-                events=tuple(p.events),
-                pressed_by=tuple(sorted(pressed_by.get(key, ()))),
-            )
-            for key, p in fold.positions.items()
-        ],
-        "pledges": [
-            Pledge(
-                donor=p.donor,
-                recipient=p.recipient,
-                item=p.item,
-                issue=p.issue,
-                category=categories.get(p.item, UNCATEGORISED),
-                quantity=p.pledged.quantity,
-                unknown=tuple(p.pledged.unknown),
-                delivered=p.delivered.quantity,
-                delivered_unknown=tuple(p.delivered.unknown),
-                first_announced=p.first_announced,
-                updated=p.updated,
-                certain=p.updated.ended_by(as_of),
-                events=tuple(p.events),
-            )
-            for p in fold.pledges.values()
-        ],
-        "totals": _totals(fold, categories),
-        "requests": [
-            Request(
-                dossier=r.dossier,
-                request=r.request,
-                requester=r.requester,
-                addressee=r.addressee,
-                issue=r.issue,
-                ask=r.ask,
-                item=r.item,
-                quantity=r.quantity,
-                filed=r.filed,
-                status=r.status,
-                decided=r.decided,
-                decided_by=r.decided_by,
-                certain=(r.decided or r.filed).ended_by(as_of),
-                events=tuple(r.events),
-            )
-            for r in fold.requests.values()
-        ],
-        "precedents": [
-            Precedent(
-                actor=p.actor,
-                issue=p.issue,
-                threshold=p.threshold,
-                by=p.by,
-                occurred=p.occurred,
-                certain=p.occurred.ended_by(as_of),
-                events=tuple(p.events),
-            )
-            for p in fold.precedents.values()
-        ],
-        "pressure": [
-            Pressure(
-                actor=p.actor,
-                target=p.target,
-                issue=p.issue,
-                count=len(p.events),
-                first=p.first,
-                last=p.last,
-                certain=p.last.ended_by(as_of),
-                events=tuple(p.events),
-            )
-            for p in fold.pressure.values()
-        ],
-        "coalitions": _coalitions(fold),
-    }
-
-
-def _totals(fold: Fold, categories: Mapping[str, str]) -> list[Total]:
-    """Per item category: min and max pledged, and the pledges of unknown size.
-
-    Items only ever reported delivered were never pledged and count nowhere.
-    """
-    by_category: dict[str, list[_Pledge]] = {}
-    for pledge in fold.pledges.values():
-        if pledge.first_announced is not None:
-            by_category.setdefault(categories.get(pledge.item, UNCATEGORISED), []).append(pledge)
-    totals = []
-    for category, pledges in by_category.items():
-        known = [p.pledged.quantity for p in pledges if p.pledged.quantity is not None]
-        step = {key: step for p in pledges for step, key in p.announcements}
-        unknown = sorted((key for p in pledges for key in p.pledged.unknown), key=step.__getitem__)
-        totals.append(
-            Total(
-                category=category,
-                low=sum(q.low for q in known),
-                high=sum(q.high for q in known),
-                unknown=tuple(unknown),
-                pledges=len(pledges),
-                events=tuple(sorted(step, key=step.__getitem__)),
-            )
-        )
-    return totals
-
-
-def _coalitions(fold: Fold) -> list[Coalition]:
-    """Per issue: committed actors in the order they joined, and coalitions formed.
-
-    An actor joined with the event that made its stance committed (its
-    `since`), so the fold step of that event orders them: valid time, then key.
-    """
-    joined: dict[str, list[tuple[int, str]]] = {}
-    for p in fold.positions.values():
-        if p.stance == Stance.COMMITTED:
-            joined.setdefault(p.issue, []).append((p.since_step, p.actor))
-    return [
-        Coalition(
-            issue=issue,
-            committed=tuple(actor for _, actor in sorted(joined.get(issue, []))),
-            formed=tuple(fold.formed.get(issue, [])),
-            events=tuple(events),
-        )
-        for issue, events in fold.coalition_events.items()
-    ]
-
+from projections import coalitions, formed, pledges, positions, precedents, pressure, requests
+from projections import totals as totals_
+from projections.pledges import Contribution, Pledge
+from projections.positions import FirstPledge, Pledged, Position
+from projections.record import UNCATEGORISED, Record, fold_order, settle
+from projections.refs import Ref, Resolver
+from projections.state import EVERYTHING, Context, Filter, Item, Key, State, finish
 
 FOLDED_TYPES: frozenset[str] = frozenset(
-    cls.type for cls in _apply.registry if cls is not Event and issubclass(cls, Event)
+    cls.type
+    for cls in (
+        PositionStated,
+        PledgeAnnounced,
+        DeliveryReported,
+        RequestFiled,
+        RequestDecided,
+        PrecedentSet,
+        PressureApplied,
+        CoalitionFormed,
+    )
 )
 """The event types the fold reads; the others (statements, threats...) stay in the log.
 
 A stream feeding a fold may leave the rest out: the state is the same."""
+
+ItemId = tuple[str, Key]
+"""An item named by its section and key."""
+
+
+def groups(facts: Iterable[Envelope]) -> Iterator[tuple[dt.datetime, list[Envelope]]]:
+    """Facts given in fold order, by valid start."""
+    for start, group in itertools.groupby(facts, key=lambda e: e.occurred.start):
+        yield start, list(group)
+
+
+def touched(fact: Envelope, filing: Callable[[str], str | None]) -> list[ItemId]:
+    """The items `fact` folds into; `filing(reference)` is the key of the request a
+    decision names, or None when it names none."""
+    d, event = fact.dossier, fact.event
+    match event:
+        case PositionStated():
+            return [("positions", (d, event.actor, event.issue))]
+        case PledgeAnnounced():
+            return [
+                ("pledges", (d, event.donor, event.recipient, event.item)),
+                ("positions", (d, event.donor, event.issue)),
+            ]
+        case DeliveryReported():
+            return [("pledges", (d, event.donor, event.recipient, event.item))]
+        case RequestFiled():
+            return [("requests", (d, fact.key))]
+        case RequestDecided():
+            key = filing(event.request)
+            return [] if key is None else [("requests", (d, key))]
+        case PrecedentSet():
+            return [("precedents", (d, event.actor, event.issue))]
+        case PressureApplied():
+            return [
+                ("pressure", (d, actor, event.target, event.issue))
+                for actor in dict.fromkeys(event.actors)
+            ]
+        case CoalitionFormed():
+            return [("formed", (d, fact.key))]
+    return []
+
+
+def apply(item_id: ItemId, previous: Any, fact: Envelope, first: FirstPledge) -> Any:
+    """The item after `fact` folds into it; None for a decision whose request is not
+    filed yet (it applies when the request is)."""
+    section, key = item_id
+    event = fact.event
+    match section:
+        case "positions":
+            if isinstance(event, PositionStated):
+                return positions.stated(previous, fact, first)
+            return positions.pledged(previous, fact)
+        case "pledges":
+            if isinstance(event, PledgeAnnounced):
+                return pledges.announced(previous, fact)
+            return pledges.delivered(previous, fact)
+        case "requests":
+            if isinstance(event, RequestFiled):
+                return requests.filed(fact)
+            return None if previous is None else requests.decided(previous, fact)
+        case "precedents":
+            return precedents.set_by(fact)
+        case "pressure":
+            _, actor, target, issue = key
+            return pressure.applied(previous, fact, actor, target, issue)
+        case "formed":
+            return formed.formed(fact)
+    raise ValueError(f"no section {section!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One version of one item: from `start`, made by `facts` folding into it and by
+    the `effects` of other items (a pledge meeting its condition)."""
+
+    start: dt.datetime
+    item: Any
+    facts: tuple[Ref, ...]
+    effects: tuple[Ref, ...]
+
+
+def refold(
+    item_id: ItemId, previous: Any, facts: Iterable[Envelope], first: FirstPledge
+) -> list[Step]:
+    """The versions of one item after `previous`, from its `facts` (in fold order).
+
+    `first` must give the first matching pledge over all of the dossier's
+    facts (the pure fold gives the first so far, which decides the same).
+    This is how the projector refolds one item; `DossierFold` gives the
+    same versions for every item at once.
+    """
+    steps: dict[dt.datetime, tuple[Any, list[Ref], list[Ref]]] = {}
+    current, pending = previous, []
+
+    def record(start: dt.datetime, ref: Ref, effect: bool) -> None:
+        _, found_facts, found_effects = steps.get(start, (None, [], []))
+        (found_effects if effect else found_facts).append(ref)
+        steps[start] = (current, found_facts, found_effects)
+
+    def meet_before(order: Any) -> None:
+        nonlocal current
+        while (wanted := positions.waits_for(current)) is not None:
+            pledge = first(*wanted)
+            if pledge is None or (order is not None and pledge.order >= order):
+                return
+            current = positions.met(current, pledge.ref)
+            record(pledge.start, pledge.ref, True)
+
+    is_position = item_id[0] == "positions"
+    for fact in facts:
+        if is_position:
+            meet_before(positions.order(fact))
+        found = apply(item_id, current, fact, first)
+        if found is None:
+            pending.append(fact)
+            continue
+        current = found
+        record(fact.occurred.start, Ref.of(fact), False)
+        if isinstance(fact.event, RequestFiled):
+            for decision in sorted(pending, key=fold_order):
+                current = requests.decided(current, decision)
+                record(fact.occurred.start, Ref.of(decision), False)
+            pending = []
+    if is_position:
+        meet_before(None)
+    return [
+        Step(
+            start=start,
+            item=attrs.evolve(item, events=tuple(sorted({*found_facts, *found_effects}))),
+            facts=tuple(sorted(set(found_facts))),
+            effects=tuple(sorted(set(found_effects) - set(found_facts))),
+        )
+        for start, (item, found_facts, found_effects) in sorted(steps.items())
+    ]
+
+
+class DossierFold:
+    """Folds one dossier's record, group by group, keeping each item's current version.
+
+    With `keep_versions`, every version of every item is kept too, with the
+    valid time it starts at (`versions`).
+    """
+
+    def __init__(self, record: Record, *, keep_versions: bool = False) -> None:
+        self.record = record
+        self.dossier = record.dossier
+        self.current: dict[ItemId, Any] = {}
+        self.versions: dict[ItemId, list[tuple[dt.datetime, Any]]] | None = (
+            {} if keep_versions else None
+        )
+        self._first: dict[tuple[str, str | None], Pledged] = {}
+        self._waiting: dict[str, dict[Key, None]] = {}
+        self._pending: dict[ItemId, list[Envelope]] = {}
+        filings: Resolver[Envelope] = Resolver((e, e) for e in record.everything)
+        self._filing = lambda reference: _filing_key(filings(self.dossier, reference))
+
+    def run(self, until: dt.datetime | None = None) -> None:
+        """Fold every fact starting before `until` (all of them when None)."""
+        facts: Iterable[Envelope] = self.record.facts
+        if until is not None:
+            facts = itertools.takewhile(lambda e: e.occurred.start < until, facts)
+        for start, group in groups(facts):
+            self.fold_group(start, group)
+
+    # -- one group -------------------------------------------------------------
+
+    def fold_group(self, start: dt.datetime, facts: list[Envelope]) -> None:
+        group = _Group()
+        for fact in facts:
+            for item_id in touched(fact, self._filing):
+                self._fold(group, item_id, fact)
+            if isinstance(fact.event, PledgeAnnounced):
+                self._pledged(group, fact)
+        self._regroup_coalitions(group)
+        self._move_totals(group)
+        for item_id, refs in group.causes.items():
+            item = attrs.evolve(self.current[item_id], events=tuple(sorted(set(refs))))
+            self.current[item_id] = item
+            if self.versions is not None:
+                self.versions.setdefault(item_id, []).append((start, item))
+
+    def _fold(self, group: _Group, item_id: ItemId, fact: Envelope) -> None:
+        found = apply(item_id, self.current.get(item_id), fact, self._first_pledge)
+        if found is None:
+            self._pending.setdefault(item_id, []).append(fact)
+            return
+        self._touch(group, item_id, found, Ref.of(fact))
+        for decision in sorted(self._pending.pop(item_id, []), key=fold_order):
+            decided = requests.decided(self.current[item_id], decision)
+            self._touch(group, item_id, decided, Ref.of(decision))
+        if (
+            wanted := positions.waits_for(found if item_id[0] == "positions" else None)
+        ) is not None:
+            self._waiting.setdefault(wanted[0], {})[item_id[1]] = None
+
+    def _touch(self, group: _Group, item_id: ItemId, item: Any, cause: Ref) -> None:
+        section = item_id[0]
+        if section == "positions" and item_id not in group.members:
+            before = self.current.get(item_id)
+            group.members[item_id] = None if before is None else before.membership()
+        if section == "pledges" and item_id not in group.contributions:
+            before = self.current.get(item_id)
+            group.contributions[item_id] = (0, 0, 0, 0) if before is None else before.contribution()
+        self.current[item_id] = item
+        group.causes.setdefault(item_id, []).append(cause)
+
+    def _first_pledge(self, donor: str, item: str | None) -> Pledged | None:
+        return self._first.get((donor, item))
+
+    def _pledged(self, group: _Group, fact: Envelope) -> None:
+        """Remember the donor's first pledges, and meet the conditions waiting for them."""
+        event = fact.event
+        assert isinstance(event, PledgeAnnounced)
+        pledged = Pledged.of(fact)
+        self._first.setdefault((event.donor, None), pledged)
+        self._first.setdefault((event.donor, event.item), pledged)
+        waiting = self._waiting.get(event.donor)
+        if not waiting:
+            return
+        for key in list(waiting):
+            item_id = ("positions", key)
+            position: Position = self.current[item_id]
+            wanted = positions.waits_for(position)
+            if wanted is None or wanted[0] != event.donor:
+                del waiting[key]  # a later statement replaced the condition
+            elif wanted[1] in (None, event.item):
+                self._touch(group, item_id, positions.met(position, pledged.ref), pledged.ref)
+                del waiting[key]
+
+    # -- derived sections -------------------------------------------------------
+
+    def _regroup_coalitions(self, group: _Group) -> None:
+        moves: dict[str, list[coalitions.Move]] = {}
+        for item_id, before in group.members.items():
+            position: Position = self.current[item_id]
+            if position.membership() != before:
+                moves.setdefault(position.issue, []).append(
+                    coalitions.moved(coalitions.Stand.of(position))
+                )
+        for issue, issue_moves in moves.items():
+            item_id = ("coalitions", (self.dossier, issue))
+            previous = self.current.get(item_id)
+            self.current[item_id] = coalitions.regrouped(previous, self.dossier, issue, issue_moves)
+            group.causes[item_id] = [move.by for move in issue_moves]
+
+    def _move_totals(self, group: _Group) -> None:
+        deltas: dict[str, tuple[Contribution, list[Ref]]] = {}
+        for item_id, before in group.contributions.items():
+            pledge: Pledge = self.current[item_id]
+            after = pledge.contribution()
+            if after == before:
+                continue
+            category = self.record.categories.get(pledge.item, UNCATEGORISED)
+            delta, refs = deltas.get(category, ((0, 0, 0, 0), []))
+            deltas[category] = (
+                totals_.add(delta, totals_.delta(before, after)),
+                refs + group.causes[item_id],
+            )
+        for category, (delta, refs) in deltas.items():
+            item_id = ("totals", (self.dossier, category))
+            self.current[item_id] = totals_.moved(
+                self.current.get(item_id), self.dossier, category, delta
+            )
+            group.causes[item_id] = refs
+
+
+def _filing_key(found: Envelope | None) -> str | None:
+    """The key of a request filing, if `found` is one."""
+    return found.key if found is not None and isinstance(found.event, RequestFiled) else None
+
+
+@attrs.define
+class _Group:
+    """What one group has touched: causes per item, and positions' membership and
+    pledges' contributions as they were before it."""
+
+    causes: dict[ItemId, list[Ref]] = attrs.Factory(dict)
+    members: dict[ItemId, Ref | None] = attrs.Factory(dict)
+    contributions: dict[ItemId, Contribution] = attrs.Factory(dict)
+
+
+# -- the state and the history ------------------------------------------------------
+
+
+def _aware(name: str, value: dt.datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
 
 
 def project(
@@ -550,6 +353,7 @@ def project(
     *,
     as_of: dt.datetime,
     known_at: dt.datetime | None = None,
+    where: Filter = EVERYTHING,
 ) -> State:
     """The state as of `as_of` (valid time), as known at `known_at` (transaction time).
 
@@ -559,30 +363,111 @@ def project(
     when it was recorded before `known_at` (None: everything given). The
     order of `envelopes` never matters: events fold by valid time, then key.
     """
-    for name, value in (("as_of", as_of), ("known_at", known_at)):
-        if value is not None and value.utcoffset() is None:
-            raise ValueError(f"{name} must be timezone-aware, got {value!r}")
-    record = settle(envelopes, known_at=known_at)
-    accumulator = Fold()
-    # Facts are in fold order: every one after the first too late starts later.
-    advance(accumulator, itertools.takewhile(lambda e: e.occurred.start < as_of, record.facts))
-    return freeze(accumulator, record.categories, as_of=as_of, known_at=known_at)
+    _aware("as_of", as_of)
+    _aware("known_at", known_at)
+    items: list[Item] = []
+    for record in settle(envelopes, known_at=known_at):
+        if where.dossier not in (None, record.dossier):
+            continue
+        fold = DossierFold(record)
+        fold.run(until=as_of)
+        items.extend(_finished(fold.current.values(), record.categories, as_of))
+    return State.of(as_of=as_of, known_at=known_at, items=items).filtered(where)
 
 
-def advance(accumulator: Fold, facts: Iterable[Envelope]) -> None:
-    """Fold settled `facts`, given in fold order, into `accumulator`."""
-    for envelope in facts:
-        accumulator.step += 1
-        _apply(envelope.event, envelope, accumulator)
-        accumulator.last = fold_order(envelope)
+def _finished(items: Iterable[Any], categories: Mapping[str, str], as_of: dt.datetime) -> list[Any]:
+    """Items of one dossier, all current as of `as_of`, with their derived fields."""
+    current = list(items)
+    pressing: dict[tuple[str, str, str], list[str]] = {}
+    for item in current:
+        if item.section == "pressure":
+            pressing.setdefault((item.dossier, item.target, item.issue), []).append(item.actor)
+    context = Context(
+        as_of=as_of,
+        categories=lambda _: categories,
+        pressing=lambda d, t, i: tuple(sorted(pressing.get((d, t, i), ()))),
+    )
+    return [finish(item, context) for item in current]
 
 
-def freeze(
-    accumulator: Fold,
-    categories: Mapping[str, str],
-    *,
-    as_of: dt.datetime,
-    known_at: dt.datetime | None,
-) -> State:
-    """The frozen state of `accumulator`; it stays usable for further folding."""
-    return State.of(as_of=as_of, known_at=known_at, **_freeze(accumulator, categories, as_of))
+@attrs.frozen(kw_only=True)
+class Version:
+    """One version of an item: in force for `as_of` in ``(valid_from, valid_to]``.
+
+    That is, from the first instant after `valid_from` up to and including
+    `valid_to` as an exclusive cutoff; None is "still so". Its derived
+    fields are as of the first instant it is in force.
+    """
+
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+    item: Any
+
+
+class History:
+    """Every version of every item, as known at one transaction time (the oracle's view)."""
+
+    def __init__(self, envelopes: Iterable[Envelope], *, known_at: dt.datetime | None) -> None:
+        _aware("known_at", known_at)
+        self.known_at = known_at
+        self.chains: dict[ItemId, list[tuple[dt.datetime, Any]]] = {}
+        self.categories: dict[str, Mapping[str, str]] = {}
+        for record in settle(envelopes, known_at=known_at):
+            fold = DossierFold(record, keep_versions=True)
+            fold.run()
+            assert fold.versions is not None
+            self.chains.update(fold.versions)
+            self.categories[record.dossier] = record.categories
+
+    def item_at(self, item_id: ItemId, as_of: dt.datetime) -> Any:
+        """The unfinished item in force as of `as_of`, or None."""
+        found = None
+        for start, item in self.chains.get(item_id, ()):
+            if start >= as_of:
+                break
+            found = item
+        return found
+
+    def context(self, as_of: dt.datetime) -> Context:
+        pressing: dict[tuple[str, str, str], list[str]] = {}
+        for (section, key), chain in self.chains.items():
+            if section == "pressure" and chain[0][0] < as_of:
+                dossier, actor, target, issue = key
+                pressing.setdefault((dossier, target, issue), []).append(actor)
+        return Context(
+            as_of=as_of,
+            categories=lambda d: self.categories.get(d, {}),
+            pressing=lambda d, t, i: tuple(sorted(pressing.get((d, t, i), ()))),
+        )
+
+    def state(self, as_of: dt.datetime, where: Filter = EVERYTHING) -> State:
+        """The state as of `as_of`: the same as `project` with this history's `known_at`."""
+        _aware("as_of", as_of)
+        context = self.context(as_of)
+        items = []
+        for item_id in self.chains:
+            found = self.item_at(item_id, as_of)
+            if found is not None:
+                items.append(finish(found, context))
+        return State.of(as_of=as_of, known_at=self.known_at, items=items).filtered(where)
+
+    def versions(self, section: str, key: Key) -> tuple[Version, ...]:
+        """Every version of one item, oldest first."""
+        chain = self.chains.get((section, key), [])
+        found = []
+        for index, (start, item) in enumerate(chain):
+            end = chain[index + 1][0] if index + 1 < len(chain) else None
+            first = start + dt.timedelta(microseconds=1)
+            found.append(
+                Version(valid_from=start, valid_to=end, item=finish(item, self.context(first)))
+            )
+        return tuple(found)
+
+    def causes(self, item_id: ItemId, start: dt.datetime, end: dt.datetime) -> set[Ref]:
+        """The causes of the versions of one item starting in ``[start, end)``."""
+        return {
+            ref
+            for valid_from, item in self.chains.get(item_id, ())
+            if start <= valid_from < end
+            for ref in item.events
+        }

@@ -6,6 +6,9 @@ whatever the valid time asked for: only transaction time (`known_at`)
 decides whether the fix was known yet. Likewise `dossier.declared` gives
 item categories for the whole dossier, not from some date on.
 
+Every dossier is its own record: a fix names an event of its own dossier
+(`projections.refs`), and a dossier's categories are its own declarations.
+
 Fixes are few and facts many, so the work here is done on the fixes and
 their targets; the facts are walked once and sorted once.
 """
@@ -14,8 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -27,10 +29,11 @@ from events import (
     InvalidEvent,
 )
 from events.codec import corrected
+from projections.refs import Resolver
 
-_FIXES = (EventCorrected, EventRetracted)
-
-_K = TypeVar("_K")
+FIXES = (EventCorrected, EventRetracted)
+UNCATEGORISED = "uncategorised"
+"""The category of an item no declaration names, so it still gets a total."""
 
 SortKey = tuple[dt.datetime, dt.datetime, str, str, uuid.UUID]
 
@@ -50,18 +53,6 @@ def fix_order(envelope: Envelope) -> tuple[dt.datetime, str, dt.datetime, str, u
     return (occurred.start, envelope.key, occurred.end, envelope.dossier, envelope.id)
 
 
-@attrs.frozen(kw_only=True)
-class Record:
-    """The facts to fold, in fold order, and the item categories declared.
-
-    `facts` excludes corrections, retractions and declarations: they have
-    already done their work here.
-    """
-
-    facts: tuple[Envelope, ...]
-    categories: Mapping[str, str]
-
-
 def known(envelopes: Iterable[Envelope], known_at: dt.datetime | None) -> list[Envelope]:
     """Envelopes the store had recorded before `known_at` (exclusive).
 
@@ -73,161 +64,178 @@ def known(envelopes: Iterable[Envelope], known_at: dt.datetime | None) -> list[E
     return [e for e in envelopes if e.recorded is None or e.recorded < known_at]
 
 
-def _reference(fix: Envelope) -> str:
+def reference(fix: Envelope) -> str:
+    """What a correction or retraction names."""
     event = fix.event
     if isinstance(event, EventRetracted):
         return event.retracts
-    assert isinstance(event, EventCorrected)  # only fixes are asked for
-    return event.corrects
+    if isinstance(event, EventCorrected):
+        return event.corrects
+    raise TypeError(f"{fix.type} is not a fix")
 
 
-def uuid_int(text: str) -> int | None:
-    """The id a reference spells, as an integer, in any spelling `uuid.UUID` reads; else None."""
-    try:
-        return uuid.UUID(text).int
-    except ValueError:
-        return None
+Target = Callable[[Envelope], Envelope | None]
+"""The event a fix names, or None when it names nothing known."""
 
 
-class _Resolver:
-    """Finds the event a fix names: by key within the fix's dossier, else by id.
+@attrs.frozen(kw_only=True)
+class Fixes:
+    """What the standing fixes of a record do: events retracted, corrections per event.
 
-    Only the references the fixes make are indexed, in one pass over the
-    envelopes. Where a key is reused, the first in fold order wins, so the
-    answer never depends on recording order.
+    Both are keyed by the target's id as an integer.
     """
 
-    def __init__(self, envelopes: Sequence[Envelope], fixes: Sequence[Envelope]) -> None:
-        wanted_keys = {(fix.dossier, _reference(fix)) for fix in fixes}
-        wanted_ids = {uuid_int(_reference(fix)) for fix in fixes} - {None}
-        self._by_key: dict[tuple[str, str], Envelope] = {}
-        self._by_id: dict[int, Envelope] = {}
-        for envelope in envelopes:
-            key = (envelope.dossier, envelope.key)
-            if key in wanted_keys:
-                _keep_first(self._by_key, key, envelope)
-            if wanted_ids and envelope.id.int in wanted_ids:
-                _keep_first(self._by_id, envelope.id.int, envelope)
+    retracted: frozenset[int] = frozenset()
+    corrections: Mapping[int, tuple[Envelope, ...]] = attrs.Factory(dict)
 
-    def __call__(self, fix: Envelope) -> Envelope | None:
-        """The envelope `fix` names, or None when no known event has that key or id."""
-        reference = _reference(fix)
-        found = self._by_key.get((fix.dossier, reference))
-        if found is None and (number := uuid_int(reference)) is not None:
-            found = self._by_id.get(number)
-        return found
+    def view(self, envelope: Envelope) -> Envelope | None:
+        """`envelope` as the record now gives it: corrected, or None if retracted."""
+        number = envelope.id.int
+        if number in self.retracted:
+            return None
+        found = self.corrections.get(number)
+        return envelope if found is None else apply_corrections(envelope, found)
 
 
-def _keep_first(index: dict[_K, Envelope], key: _K, envelope: Envelope) -> None:
-    """Index `envelope` under `key` unless one earlier in fold order is there already."""
-    current = index.get(key)
-    if current is None or fold_order(envelope) < fold_order(current):
-        index[key] = envelope
-
-
-def _retracted(fixes: Sequence[Envelope], resolve: _Resolver) -> set[int]:
-    """Ids (as integers) of the envelopes a standing retraction removes.
+def standing(fixes: Sequence[Envelope], target: Target) -> Fixes:
+    """Which fixes stand, and what they do.
 
     A retraction that is itself retracted stands no more, so its target is
     back; retracting a correction therefore undoes it. References only point
     to earlier events, so chains end; should a malformed stream contain a
-    cycle, the retraction met first in fold order stands.
+    cycle, the retraction met first in fold order stands. Corrections of
+    fixes are ignored: to undo a correction, retract it.
     """
+    targets = {fix.id.int: target(fix) for fix in fixes}
+    retracted = _retracted(fixes, targets)
+    corrections: dict[int, list[Envelope]] = {}
+    for fix in fixes:
+        found = targets[fix.id.int]
+        if (
+            isinstance(fix.event, EventCorrected)
+            and fix.id.int not in retracted
+            and found is not None
+            and found.id.int not in retracted
+            and not isinstance(found.event, FIXES)
+        ):
+            corrections.setdefault(found.id.int, []).append(fix)
+    return Fixes(
+        retracted=frozenset(retracted),
+        corrections={k: tuple(sorted(v, key=fix_order)) for k, v in corrections.items()},
+    )
+
+
+def _retracted(fixes: Sequence[Envelope], targets: Mapping[int, Envelope | None]) -> set[int]:
+    """Ids (as integers) of the envelopes a standing retraction removes."""
     retractions = sorted((f for f in fixes if isinstance(f.event, EventRetracted)), key=fold_order)
-    targets = {r.id.int: resolve(r) for r in retractions}
     retractors: dict[int, list[Envelope]] = {}
     for retraction in retractions:
-        target = targets[retraction.id.int]
-        if target is not None:
-            retractors.setdefault(target.id.int, []).append(retraction)
-    standing: dict[int, bool] = {}
+        found = targets[retraction.id.int]
+        if found is not None:
+            retractors.setdefault(found.id.int, []).append(retraction)
+    stands: dict[int, bool] = {}
     for root in retractions:
         # Depth-first without recursion: a long chain of retractions must
         # not hit Python's recursion limit.
         stack, on_stack = [root], {root.id.int}
         while stack:
             node = stack[-1].id.int
-            if node in standing:
+            if node in stands:
                 stack.pop()
                 continue
             pending = [
                 r
                 for r in retractors.get(node, ())
-                if r.id.int not in standing and r.id.int not in on_stack
+                if r.id.int not in stands and r.id.int not in on_stack
             ]
             if pending:
                 stack.append(pending[0])
                 on_stack.add(pending[0].id.int)
                 continue
             # A retractor still on the stack closes a cycle: it counts as standing.
-            standing[node] = not any(standing.get(r.id.int, True) for r in retractors.get(node, ()))
+            stands[node] = not any(stands.get(r.id.int, True) for r in retractors.get(node, ()))
             stack.pop()
             on_stack.discard(node)
     return {
-        target.id.int
+        found.id.int
         for retraction in retractions
-        if standing[retraction.id.int] and (target := targets[retraction.id.int]) is not None
+        if stands[retraction.id.int] and (found := targets[retraction.id.int]) is not None
     }
 
 
-def _corrected(target: Envelope, corrections: Sequence[Envelope]) -> Envelope:
-    """`target` with each correction's changes applied in turn.
+def apply_corrections(envelope: Envelope, corrections: Sequence[Envelope]) -> Envelope:
+    """`envelope` with each correction's changes applied in turn (in fix order).
 
     Each step goes through the codec, so an invalid correction is reported
     by the key of the correction that made it invalid.
     """
-    event, occurred = target.event, target.occurred
-    for correction in sorted(corrections, key=fix_order):
+    event, occurred = envelope.event, envelope.occurred
+    for correction in corrections:
         assert isinstance(correction.event, EventCorrected)  # only corrections are given
         try:
             event, occurred = corrected(event, occurred, correction.event)
         except InvalidEvent as err:
             raise err.at(key=correction.key, prefix="changes") from err
-    return attrs.evolve(target, event=event, occurred=occurred)
+    return attrs.evolve(envelope, event=event, occurred=occurred)
 
 
-def settle(envelopes: Iterable[Envelope], *, known_at: dt.datetime | None) -> Record:
-    """Known envelopes, retractions and corrections applied, declarations read.
+def categories(declarations: Iterable[Envelope]) -> dict[str, str]:
+    """Item categories from (settled) declarations: the later one wins, by (valid start, key)."""
+    found: dict[str, str] = {}
+    for envelope in sorted(declarations, key=fix_order):
+        assert isinstance(envelope.event, DossierDeclared)  # only declarations are given
+        for code, _name, category in envelope.event.items:
+            found[code] = category
+    return found
 
-    Corrections and retractions that name no known event are ignored (the
-    importer rejects them; a projection of a partial stream must not fail on
-    them). Corrections of corrections or of retractions are ignored too: to
-    undo a correction, retract it.
+
+@attrs.frozen(kw_only=True)
+class Record:
+    """One dossier's facts to fold, in fold order, and the item categories it declared.
+
+    `facts` excludes corrections, retractions and declarations: they have
+    already done their work here. `everything` is what references may
+    name: every known envelope of the dossier, as recorded, in fold order.
     """
-    envelopes = known(envelopes, known_at)
-    fixes = [e for e in envelopes if isinstance(e.event, _FIXES)]
-    retracted: set[int] = set()
-    corrections: dict[int, list[Envelope]] = {}
-    if fixes:
-        resolve = _Resolver(envelopes, fixes)
-        retracted = _retracted(fixes, resolve)
-        for fix in fixes:
-            if isinstance(fix.event, EventCorrected) and fix.id.int not in retracted:
-                target = resolve(fix)
-                if (
-                    target is not None
-                    and target.id.int not in retracted
-                    and not isinstance(target.event, _FIXES)
-                ):
-                    corrections.setdefault(target.id.int, []).append(fix)
 
+    dossier: str
+    facts: tuple[Envelope, ...]
+    categories: Mapping[str, str]
+    everything: tuple[Envelope, ...] = ()
+
+
+def settle(envelopes: Iterable[Envelope], *, known_at: dt.datetime | None) -> list[Record]:
+    """Each dossier's record: known envelopes, retractions and corrections applied.
+
+    Corrections and retractions that name no known event of their dossier
+    are ignored (the importer rejects them; a projection of a partial
+    stream must not fail on them).
+    """
+    by_dossier: dict[str, list[Envelope]] = {}
+    for envelope in known(envelopes, known_at):
+        by_dossier.setdefault(envelope.dossier, []).append(envelope)
+    return [_settle(name, by_dossier[name]) for name in sorted(by_dossier)]
+
+
+def _settle(dossier: str, envelopes: list[Envelope]) -> Record:
+    envelopes.sort(key=fold_order)  # where a key repeats, the first in fold order is named
+    fixes = [e for e in envelopes if isinstance(e.event, FIXES)]
+    found = Fixes()
+    if fixes:
+        resolve = Resolver((e, e) for e in envelopes)
+        found = standing(fixes, lambda fix: resolve(fix.dossier, reference(fix)))
     facts: list[Envelope] = []
     declared: list[Envelope] = []
     for envelope in envelopes:
-        if isinstance(envelope.event, _FIXES):
+        if isinstance(envelope.event, FIXES):
             continue
-        if fixes:
-            number = envelope.id.int
-            if number in retracted:
-                continue
-            if number in corrections:
-                envelope = _corrected(envelope, corrections[number])
-        (declared if isinstance(envelope.event, DossierDeclared) else facts).append(envelope)
-    # The later declaration of an item's category wins, by (valid start, key).
-    categories: dict[str, str] = {}
-    for envelope in sorted(declared, key=fix_order):
-        assert isinstance(envelope.event, DossierDeclared)  # sorted into `declared` above
-        for code, _name, category in envelope.event.items:
-            categories[code] = category
+        view = found.view(envelope)
+        if view is not None:
+            (declared if isinstance(view.event, DossierDeclared) else facts).append(view)
     facts.sort(key=fold_order)
-    return Record(facts=tuple(facts), categories=categories)
+    return Record(
+        dossier=dossier,
+        facts=tuple(facts),
+        categories=categories(declared),
+        everything=tuple(envelopes),
+    )

@@ -1,267 +1,131 @@
-"""The state of a dossier at one valid time, as the store knew it at one transaction time.
+"""The state at one valid time, as known at one transaction time, and what reads it.
 
 Every class here is a frozen value: two states built from the same facts
 compare equal, which is what makes "same state in any recording order" and
-"state(a) + diff(a, b) == state(b)" testable laws rather than hopes. Sections
-are tuples sorted by each item's `key`, so equality never depends on the
-order a fold happened to produce items in.
+"state(a) + diff(a, b) == state(b)" testable laws rather than hopes.
+Sections are tuples sorted by each item's key (dossier first), so equality
+never depends on the order items were produced in.
+
+`finish` computes the derived fields of items (`projections.items`) for the
+time asked for; the pure fold and the indexed read side both call it, so
+the rules for `certain`, `pressed_by` and `category` are written once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
-from events import Does, Occurred, Quantity, Stance
+from projections.coalitions import Coalition
+from projections.formed import Formed
+from projections.items import certain
+from projections.pledges import Pledge
+from projections.positions import Position
+from projections.precedents import Precedent
+from projections.pressure import Pressure
+from projections.record import UNCATEGORISED
+from projections.requests import Request
+from projections.totals import Total
 
+Item = Position | Pledge | Total | Request | Precedent | Pressure | Coalition | Formed
 Key = tuple[str, ...]
 
-OPEN = "open"
-"""The status of a request nobody has decided yet; otherwise the decision."""
+SECTIONS: dict[str, type[Any]] = {
+    cls.section: cls
+    for cls in (Position, Pledge, Total, Request, Precedent, Pressure, Coalition, Formed)
+}
+"""Every section by name, in the order states, diffs and exports list them."""
 
-UNCATEGORISED = "uncategorised"
-"""The category of an item no declaration names, so it still gets a total."""
+ACTOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "positions": ("actor",),
+    "pledges": ("donor", "recipient"),
+    "totals": (),
+    "requests": ("requester", "addressee"),
+    "precedents": ("actor",),
+    "pressure": ("actor", "target"),
+    "coalitions": ("committed",),
+    "formed": ("coalition", "members", "leads"),
+}
+"""The fields by which an item names actors: an actor filter keeps items naming it there.
+
+Totals name none, so an actor filter leaves them out."""
+
+ISSUE_FIELD: dict[str, str | None] = dict.fromkeys(SECTIONS, "issue") | {"totals": None}
+"""The field naming an item's issue: an issue filter keeps items on it (no totals)."""
+
+_T = TypeVar("_T")
 
 
 @attrs.frozen(kw_only=True)
-class ConditionStatus:
-    """A condition a position hangs on, and whether (and by what) it was met.
+class Filter:
+    """Which items a question is about: one dossier, one actor, one issue, some sections."""
 
-    `met_by` is the key of the first pledge that met it, which may have come
-    before the condition was even stated: Germany's "only if the US sends
-    Abrams" is met the moment such a pledge exists, whenever that was.
+    dossier: str | None = None
+    actor: str | None = None
+    issue: str | None = None
+    sections: tuple[str, ...] = tuple(SECTIONS)
+
+    def wants(self, section: str) -> bool:
+        if section not in self.sections:
+            return False
+        if self.actor is not None and not ACTOR_FIELDS[section]:
+            return False
+        return self.issue is None or ISSUE_FIELD[section] is not None
+
+    def keeps(self, item: Item) -> bool:
+        """Whether `item` (of a section this filter wants) is one asked about."""
+        if self.dossier is not None and item.dossier != self.dossier:
+            return False
+        if self.issue is not None and getattr(item, "issue", None) != self.issue:
+            return False
+        return self.actor is None or any(
+            self.actor == value or (isinstance(value, tuple) and self.actor in value)
+            for value in (getattr(item, name) for name in ACTOR_FIELDS[item.section])
+        )
+
+
+EVERYTHING = Filter()
+
+
+@attrs.frozen(kw_only=True)
+class Context:
+    """What derived fields are computed from: the time asked for and the dossiers' categories.
+
+    `pressing(dossier, target, issue)` names the actors that had pressed
+    `target` on `issue` by then.
     """
 
-    actor: str
-    does: Does
-    item: str | None
-    met: bool
-    met_by: str | None
+    as_of: dt.datetime
+    categories: Callable[[str], Mapping[str, str]]
+    pressing: Callable[[str, str, str], tuple[str, ...]]
 
 
-@attrs.frozen(kw_only=True)
-class Position:
-    """Where `actor` stands on `issue`.
-
-    `since` is the valid time of the event that last *changed* the stance (a
-    restatement keeps it), so "since when" answers the analyst's question
-    rather than "when did they last say so". `pressed_by` names every actor
-    that pressed this one on this issue, whenever they did.
-    """
-
-    section: ClassVar[str] = "positions"
-
-    actor: str
-    issue: str
-    stance: Stance
-    since: Occurred
-    certain: bool
-    conditions: tuple[ConditionStatus, ...]
-    events: tuple[str, ...]
-    pressed_by: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        return (self.actor, self.issue)
-
-
-@attrs.frozen(kw_only=True)
-class Pledge:
-    """What `donor` pledged and delivered of one `item` to `recipient`.
-
-    Quantities stay honest: `quantity` sums only the numbers sources gave and
-    `unknown` lists the pledges that gave none; a stated running `total`
-    replaces the sum and the earlier unknowns. `delivered` and
-    `delivered_unknown` follow the same rule for delivery reports. An item
-    that so far has only been reported delivered has no `issue` and no
-    `first_announced`. `updated` is the valid time of the last event that
-    changed it; `certain` says whether that interval has ended.
-    """
-
-    section: ClassVar[str] = "pledges"
-
-    donor: str
-    recipient: str
-    item: str
-    issue: str | None
-    category: str
-    quantity: Quantity | None
-    unknown: tuple[str, ...]
-    delivered: Quantity | None
-    delivered_unknown: tuple[str, ...]
-    first_announced: Occurred | None
-    updated: Occurred
-    certain: bool
-    events: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        return (self.donor, self.recipient, self.item)
-
-
-@attrs.frozen(kw_only=True)
-class Total:
-    """Everything pledged in one item category, as a minimum and a maximum.
-
-    Categories keep a pledge of training from inflating a tank count;
-    `unknown` lists the pledges whose number no source gave, so a reader sees
-    that "8" may be "8 and some more". `events` are the pledges counted.
-    """
-
-    section: ClassVar[str] = "totals"
-
-    category: str
-    low: int
-    high: int
-    unknown: tuple[str, ...]
-    pledges: int
-    events: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        return (self.category,)
-
-
-@attrs.frozen(kw_only=True)
-class Request:
-    """A request and, once someone decided it, the decision.
-
-    `status` is "open" or the decision (approved, denied, partial); the last
-    decision folded wins. `certain` follows the decision when there is one,
-    else the filing.
-    """
-
-    section: ClassVar[str] = "requests"
-
-    dossier: str
-    request: str
-    requester: str
-    addressee: str
-    issue: str
-    ask: str
-    item: str | None
-    quantity: Quantity | None
-    filed: Occurred
-    status: str
-    decided: Occurred | None
-    decided_by: str | None
-    certain: bool
-    events: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        # Keys are unique within a dossier only: two dossiers may both have "r1".
-        return (self.dossier, self.request)
-
-
-@attrs.frozen(kw_only=True)
-class Precedent:
-    """The threshold `actor` crossed first on `issue`, and the event that crossed it."""
-
-    section: ClassVar[str] = "precedents"
-
-    actor: str
-    issue: str
-    threshold: str
-    by: str
-    occurred: Occurred
-    certain: bool
-    events: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        return (self.actor, self.issue)
-
-
-@attrs.frozen(kw_only=True)
-class Pressure:
-    """How often and when `actor` pressed `target` on `issue`.
-
-    One item per pressing actor, so "who pressed Berlin, how often, last
-    when" is a lookup rather than a scan of the log.
-    """
-
-    section: ClassVar[str] = "pressure"
-
-    actor: str
-    target: str
-    issue: str
-    count: int
-    first: Occurred
-    last: Occurred
-    certain: bool
-    events: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        return (self.actor, self.target, self.issue)
-
-
-@attrs.frozen(kw_only=True)
-class FormedCoalition:
-    """A declared coalition (a `coalition.formed` event) on an issue."""
-
-    coalition: str
-    members: tuple[str, ...]
-    leads: tuple[str, ...]
-    occurred: Occurred
-    key: str
-
-
-@attrs.frozen(kw_only=True)
-class Coalition:
-    """Who is committed on `issue`, in the order they joined, and coalitions formed.
-
-    An actor joins when its stance becomes committed (a pledge does that) and
-    leaves if it later states a lower stance; the order is that of the event
-    that made each one committed, by valid time and then event key, so it
-    never depends on when the store learned the facts. `events` are the
-    events by which actors joined or left and the `coalition.formed` events,
-    in fold order. The item stays once it exists, even if everyone leaves,
-    so that later states never lose an item earlier ones had.
-    """
-
-    section: ClassVar[str] = "coalitions"
-
-    issue: str
-    committed: tuple[str, ...]
-    formed: tuple[FormedCoalition, ...]
-    events: tuple[str, ...]
-
-    @property
-    def key(self) -> Key:
-        return (self.issue,)
-
-
-Item = Position | Pledge | Total | Request | Precedent | Pressure | Coalition
-
-SECTIONS: tuple[str, ...] = (
-    "positions",
-    "pledges",
-    "totals",
-    "requests",
-    "precedents",
-    "pressure",
-    "coalitions",
-)
-"""Section names in the order diffs and exports list them."""
-
-_T = TypeVar("_T", Position, Pledge, Total, Request, Precedent, Pressure, Coalition)
+def finish(item: _T, context: Context) -> _T:
+    """`item` with its derived fields computed for `context`."""
+    if isinstance(item, Position):
+        pressed = context.pressing(item.dossier, item.actor, item.issue)
+        return attrs.evolve(item, certain=certain(item, context.as_of), pressed_by=pressed)
+    if isinstance(item, Pledge):
+        category = context.categories(item.dossier).get(item.item, UNCATEGORISED)
+        return attrs.evolve(item, certain=certain(item, context.as_of), category=category)
+    if isinstance(item, Request | Precedent | Pressure | Formed):
+        return attrs.evolve(item, certain=certain(item, context.as_of))
+    return item
 
 
 def _sorted(items: Iterable[_T]) -> tuple[_T, ...]:
-    return tuple(sorted(items, key=lambda item: item.key))
+    return tuple(sorted(items, key=lambda item: item.key))  # type: ignore[attr-defined]
 
 
 @attrs.frozen(kw_only=True)
 class State:
-    """Everything the projection knows, as of `as_of`, as known at `known_at`.
+    """Everything known as of `as_of` (valid time), as known at `known_at` (transaction time).
 
-    Both cutoffs are exclusive. Build states with `State.of`, which puts every
-    section in key order so that equal facts give equal states.
+    Both cutoffs are exclusive. Build states with `State.of`, which puts
+    every section in key order so that equal facts give equal states.
     """
 
     as_of: dt.datetime
@@ -273,33 +137,18 @@ class State:
     precedents: tuple[Precedent, ...] = ()
     pressure: tuple[Pressure, ...] = ()
     coalitions: tuple[Coalition, ...] = ()
+    formed: tuple[Formed, ...] = ()
 
     @classmethod
     def of(
-        cls,
-        *,
-        as_of: dt.datetime,
-        known_at: dt.datetime | None,
-        positions: Iterable[Position] = (),
-        pledges: Iterable[Pledge] = (),
-        totals: Iterable[Total] = (),
-        requests: Iterable[Request] = (),
-        precedents: Iterable[Precedent] = (),
-        pressure: Iterable[Pressure] = (),
-        coalitions: Iterable[Coalition] = (),
+        cls, *, as_of: dt.datetime, known_at: dt.datetime | None, items: Iterable[Item] = ()
     ) -> State:
-        """A state with every section sorted by item key (the canonical form)."""
-        return cls(
-            as_of=as_of,
-            known_at=known_at,
-            positions=_sorted(positions),
-            pledges=_sorted(pledges),
-            totals=_sorted(totals),
-            requests=_sorted(requests),
-            precedents=_sorted(precedents),
-            pressure=_sorted(pressure),
-            coalitions=_sorted(coalitions),
-        )
+        """A state of `items`, every section sorted by item key (the canonical form)."""
+        sections: dict[str, list[Item]] = {name: [] for name in SECTIONS}
+        for item in items:
+            sections[item.section].append(item)
+        ordered: dict[str, Any] = {name: _sorted(found) for name, found in sections.items()}
+        return cls(as_of=as_of, known_at=known_at, **ordered)
 
     def section(self, name: str) -> tuple[Item, ...]:
         """The items of one section by name (one of `SECTIONS`)."""
@@ -308,29 +157,55 @@ class State:
         items: tuple[Item, ...] = getattr(self, name)
         return items
 
-    def position(self, actor: str, issue: str) -> Position | None:
-        """The position of `actor` on `issue`, if it has one."""
-        return next((p for p in self.positions if p.key == (actor, issue)), None)
+    def items(self) -> Iterable[Item]:
+        for name in SECTIONS:
+            yield from self.section(name)
 
-    def pledge(self, donor: str, recipient: str, item: str) -> Pledge | None:
-        """What `donor` pledged of `item` to `recipient`, if anything."""
-        return next((p for p in self.pledges if p.key == (donor, recipient, item)), None)
+    def filtered(self, where: Filter) -> State:
+        """Only the items `where` asks about."""
+        kept = (
+            item
+            for name in SECTIONS
+            if where.wants(name)
+            for item in self.section(name)
+            if where.keeps(item)
+        )
+        return State.of(as_of=self.as_of, known_at=self.known_at, items=kept)
 
-    def total(self, category: str) -> Total | None:
-        """The total of one item category, if anything of it was pledged."""
-        return next((t for t in self.totals if t.category == category), None)
-
-    def request(self, key: str, dossier: str | None = None) -> Request | None:
-        """The request filed by the event `key` (of `dossier`), if filed by `as_of`."""
+    def _find(self, name: str, *key: str, dossier: str | None) -> Any:
         return next(
-            (r for r in self.requests if r.request == key and dossier in (None, r.dossier)),
+            (
+                item
+                for item in self.section(name)
+                if item.key[1:] == key and dossier in (None, item.dossier)
+            ),
             None,
         )
 
-    def precedent(self, actor: str, issue: str) -> Precedent | None:
-        """The precedent `actor` set on `issue`, if any."""
-        return next((p for p in self.precedents if p.key == (actor, issue)), None)
+    def position(self, actor: str, issue: str, dossier: str | None = None) -> Position | None:
+        """The position of `actor` on `issue` (in `dossier`, else in the first that has one)."""
+        found: Position | None = self._find("positions", actor, issue, dossier=dossier)
+        return found
 
-    def coalition(self, issue: str) -> Coalition | None:
-        """Who is committed on `issue` and which coalitions formed on it."""
-        return next((c for c in self.coalitions if c.issue == issue), None)
+    def pledge(
+        self, donor: str, recipient: str, item: str, dossier: str | None = None
+    ) -> Pledge | None:
+        found: Pledge | None = self._find("pledges", donor, recipient, item, dossier=dossier)
+        return found
+
+    def total(self, category: str, dossier: str | None = None) -> Total | None:
+        found: Total | None = self._find("totals", category, dossier=dossier)
+        return found
+
+    def request(self, key: str, dossier: str | None = None) -> Request | None:
+        """The request filed by the event `key` (of `dossier`), if filed by `as_of`."""
+        found: Request | None = self._find("requests", key, dossier=dossier)
+        return found
+
+    def precedent(self, actor: str, issue: str, dossier: str | None = None) -> Precedent | None:
+        found: Precedent | None = self._find("precedents", actor, issue, dossier=dossier)
+        return found
+
+    def coalition(self, issue: str, dossier: str | None = None) -> Coalition | None:
+        found: Coalition | None = self._find("coalitions", issue, dossier=dossier)
+        return found

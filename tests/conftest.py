@@ -8,6 +8,7 @@ under `CI=true`, where a missing server is a failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,9 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from timeline import migrate
-from timeline.database import create_engine
-from timeline.store import EventStore
+from timeline.store import EventStore, migrate
+from timeline.store.database import create_engine
 
 PG_URL = os.environ.get("TIMELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -54,12 +54,9 @@ def _postgres_schema_url(schema: str) -> str:
     return f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture
-def fresh_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A URL to an empty database of the backend the test is parametrized with."""
-    backend = getattr(request, "param", "sqlite")
+@contextlib.contextmanager
+def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to an empty database of `backend`, gone afterwards (PostgreSQL: a schema)."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'timeline.db'}"
         return
@@ -74,6 +71,15 @@ def fresh_url(
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A URL to an empty database of the backend the test is parametrized with."""
+    with database(getattr(request, "param", "sqlite"), tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture

@@ -359,6 +359,33 @@ def histories(
     return history
 
 
+DOSSIERS = (DOSSIER, "other-dossier", "third-dossier")
+"""Dossiers of `archives`: each a history of its own, keys reused across them."""
+
+
+@st.composite
+def archives(
+    draw: st.DrawFn, *, min_size: int = 0, max_size: int = 20, dossiers: int = 3
+) -> list[Envelope]:
+    """Histories of one to `dossiers` dossiers interleaved in recording order, as a
+    store holding them all would return them.
+
+    Each dossier's history is drawn alone (`histories`), so keys such as
+    "pledge-announced-03" recur in several dossiers and name different
+    events; positions are renumbered across them.
+    """
+    count = draw(st.integers(1, dossiers))
+    parts = [
+        draw(histories(min_size=min_size, max_size=max_size, dossier=name))
+        for name in DOSSIERS[:count]
+    ]
+    merged = sorted(
+        (e for part in parts for e in part),
+        key=lambda e: (e.recorded, e.dossier, e.position),
+    )
+    return [attrs.evolve(e, position=number) for number, e in enumerate(merged, start=1)]
+
+
 @st.composite
 def envelopes(draw: st.DrawFn, *, dossier: str = DOSSIER) -> Envelope:
     """One valid envelope of any type; its references name made-up earlier keys."""

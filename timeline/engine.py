@@ -7,16 +7,19 @@ read a clock) and is the only place that wires the store to the projections.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
 
 from events import DossierDeclared, Envelope, InvalidEvent, Occurred
-from projections import Diff, State, diff, project
-from timeline import dossier as dossier_files
-from timeline import snapshots
-from timeline.errors import DossierError, DuplicateEvent
+from projections import SECTIONS, Diff, Filter, State, Version
+from timeline.dossiers import files as dossier_files
+from timeline.errors import DossierError, DuplicateEvent, UnknownItem, UnknownName
+from timeline.log import Entry, feed
+from timeline.readmodels import catalogue
+from timeline.readmodels.projector import Projector, checkpoint
+from timeline.readmodels.reader import Reader
 from timeline.store import EventStore
 
 
@@ -60,10 +63,17 @@ class ImportReport:
 
 
 class Timeline:
-    """Import, log, state and diff over one event store."""
+    """Import, log, state, diff and history over one event store.
 
-    def __init__(self, store: EventStore) -> None:
+    With `catch_up` (the default) every read first brings the read models
+    up to date; a server with a follower of its own turns it off.
+    """
+
+    def __init__(self, store: EventStore, *, catch_up: bool = True) -> None:
         self.store = store
+        self.catch_up = catch_up
+        self.projector = Projector(store)
+        self.reader = Reader(store)
 
     @classmethod
     def open(cls, url: str | None = None) -> Timeline:
@@ -71,7 +81,11 @@ class Timeline:
 
     def import_files(self, paths: Sequence[Path]) -> ImportReport:
         """Validate every file, then append them all in one transaction, or nothing."""
-        files = [dossier_files.read_file(path) for path in paths]
+        return self.import_dossiers([dossier_files.read_file(path) for path in paths])
+
+    def import_dossiers(self, files: Sequence[dossier_files.DossierFile]) -> ImportReport:
+        """Check the references of dossiers already read, then append them all in one
+        transaction, or nothing."""
         dossier_files.check_references(files, self.store.find)
         batches: dict[str, list[Envelope]] = {}
         for dossier_file in files:
@@ -103,25 +117,65 @@ class Timeline:
         start: str | None = None,
         end: str | None = None,
         known_at: str | dt.datetime | None = None,
-    ) -> list[Envelope]:
-        """The chronological feed (valid time, then key), declarations left out."""
-        selected = self.store.read_all(
-            dossier=dossier,
-            types=list(types) if types else None,
-            occurred_from=Occurred.parse(start).start if start else None,
-            occurred_to=cutoff(end) if end else None,
-            recorded_before=cutoff(known_at) if known_at else None,
-        )
-        feed = [
-            e
-            for e in selected
-            if not isinstance(e.event, DossierDeclared)
-            and (actor is None or actor in e.event.named_actors())
-        ]
-        return sorted(feed, key=lambda e: (e.occurred.start, e.occurred.end, e.key))
+        raw: bool = False,
+        retracted: bool = False,
+    ) -> list[Entry]:
+        """The chronological feed (valid time, then key): facts as corrected, or as recorded.
 
-    def _events(self, dossier: str | None, known_at: dt.datetime | None) -> Iterator[Envelope]:
-        return self.store.read_all(dossier=dossier, recorded_before=known_at)
+        See `timeline.log`; an unknown dossier or actor is an `UnknownName` error.
+        """
+        self.where(dossier=dossier, actor=actor)
+        return feed(
+            self.store,
+            dossier=dossier,
+            actor=actor,
+            types=list(types) if types else None,
+            start=Occurred.parse(start).start if start else None,
+            end=cutoff(end) if end else None,
+            known_at=cutoff(known_at) if known_at else None,
+            raw=raw,
+            retracted=retracted,
+        )
+
+    # -- the read side ---------------------------------------------------------------
+
+    def _fresh(self) -> Reader:
+        """The reader, once the read models reflect every event committed so far.
+
+        Reads bring the read models up to date themselves (as `timeline
+        project` does), so a state is never older than the store. A
+        follower running beside them makes this a no-op.
+        """
+        if self.catch_up:
+            with self.store.engine.connect() as conn:
+                behind = checkpoint(conn) < self.store.head()
+            if behind:
+                self.projector.catch_up()
+        return self.reader
+
+    def where(
+        self,
+        *,
+        dossier: str | None = None,
+        actor: str | None = None,
+        issue: str | None = None,
+        sections: Iterable[str] | None = None,
+    ) -> Filter:
+        """A filter of names the store knows; an unknown one is an `UnknownName` error."""
+        known = self.names()
+        known["actor"] |= dossier_files.ISO_STATES
+        for kind, value in (("dossier", dossier), ("actor", actor), ("issue", issue)):
+            if value is not None and value not in known[kind]:
+                raise UnknownName(kind, value, known[kind])
+        chosen = tuple(sections) if sections else tuple(SECTIONS)
+        for section in chosen:
+            if section not in SECTIONS:
+                raise UnknownName("section", section, set(SECTIONS))
+        return Filter(dossier=dossier, actor=actor, issue=issue, sections=chosen)
+
+    def names(self) -> dict[str, set[str]]:
+        """The dossiers the store holds, and the actors and issues they declared."""
+        return self._fresh().names()
 
     def state(
         self,
@@ -129,17 +183,15 @@ class Timeline:
         *,
         known_at: str | dt.datetime | None = None,
         dossier: str | None = None,
+        actor: str | None = None,
+        issue: str | None = None,
+        sections: Iterable[str] | None = None,
     ) -> State:
-        """Everyone's position as of a valid time, as the store knew it at `known_at`.
-
-        Across all dossiers and as known now, it resumes from the nearest
-        snapshot the projector left (`timeline project`); otherwise it folds
-        every event, which gives the same state, only slower.
-        """
-        if known_at is None and dossier is None:
-            return snapshots.resume(self.store, cutoff(as_of))
+        """The state as of a valid time, as the store knew it at `known_at` (default: now),
+        of the items the filters name."""
+        where = self.where(dossier=dossier, actor=actor, issue=issue, sections=sections)
         known = cutoff(known_at) if known_at is not None else None
-        return project(self._events(dossier, known), as_of=cutoff(as_of), known_at=known)
+        return self._fresh().state(cutoff(as_of), known_at=known, where=where)
 
     def diff(
         self,
@@ -147,21 +199,61 @@ class Timeline:
         end: str | dt.datetime,
         *,
         known_at: str | dt.datetime | None = None,
+        from_known_at: str | dt.datetime | None = None,
+        to_known_at: str | dt.datetime | None = None,
         dossier: str | None = None,
+        actor: str | None = None,
+        issue: str | None = None,
+        sections: Iterable[str] | None = None,
     ) -> Diff:
-        """What changed between two valid times, each change with its events.
+        """What changed between two valid times, each change with the events behind it.
 
-        Across all dossiers and as known now, the fold resumes once from a
-        snapshot (see `state`) and runs on from one date to the other, reading
-        the events up to the position stored when the diff began. Otherwise
-        both fold the events, read once.
+        `known_at` sets both sides' transaction time; `from_known_at` and
+        `to_known_at` set each side's, so "what did the corrections since K
+        change" is ``diff(t, t, from_known_at=K)``.
         """
-        if known_at is None and dossier is None:
-            moments = [cutoff(start), cutoff(end)]
-            before, after = snapshots.resume_at(self.store, moments, through=self.store.head())
-            return diff(before, after)
+        where = self.where(dossier=dossier, actor=actor, issue=issue, sections=sections)
+        both = cutoff(known_at) if known_at is not None else None
+        before = cutoff(from_known_at) if from_known_at is not None else both
+        after = cutoff(to_known_at) if to_known_at is not None else both
+        return self._fresh().diff(
+            cutoff(start), cutoff(end), from_known_at=before, to_known_at=after, where=where
+        )
+
+    def history(
+        self,
+        section: str,
+        key: Sequence[str],
+        *,
+        dossier: str | None = None,
+        known_at: str | dt.datetime | None = None,
+    ) -> tuple[tuple[str, ...], tuple[Version, ...]]:
+        """Every version of one item (its key without the dossier), oldest first.
+
+        Without `dossier`, the item must be found in exactly one dossier.
+        Returns the item's whole key and its versions.
+        """
+        self.where(dossier=dossier, sections=[section])
+        reader = self._fresh()
+        found = reader.dossiers_of(section, tuple(key))
+        if dossier is not None:
+            found = [d for d in found if d == dossier]
+        if len(found) != 1:
+            raise UnknownItem(section, tuple(key), found)
+        whole = (found[0], *key)
         known = cutoff(known_at) if known_at is not None else None
-        events = list(self._events(dossier, known))
-        before = project(events, as_of=cutoff(start), known_at=known)
-        after = project(events, as_of=cutoff(end), known_at=known)
-        return diff(before, after)
+        return whole, reader.history(section, whole, known_at=known)
+
+    def dossiers(self) -> list[catalogue.Summary]:
+        """Every dossier the store holds, with its title and counts."""
+        self._fresh()
+        return catalogue.summaries(self.store)
+
+    def dossier(self, name: str) -> catalogue.Dossier:
+        """One dossier's declared names, sources and counts; an unknown one is an
+        `UnknownName` error."""
+        self._fresh()
+        found = catalogue.dossier(self.store, name)
+        if found is None:
+            raise UnknownName("dossier", name, self.store.dossiers())
+        return found

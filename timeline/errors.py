@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import uuid
+from collections.abc import Iterable
 
 from events.errors import InvalidEvent, TimelineError
 
@@ -14,6 +16,8 @@ __all__ = [
     "SchemaNotReady",
     "StoreUnavailable",
     "TimelineError",
+    "UnknownItem",
+    "UnknownName",
 ]
 
 
@@ -79,3 +83,27 @@ class StoreUnavailable(TimelineError):
     def __init__(self, url: str, reason: str) -> None:
         self.url, self.reason = url, reason
         super().__init__(f"cannot use the database {url}: {reason}")
+
+
+class UnknownName(TimelineError, ValueError):
+    """A dossier, actor, issue or section the store does not know, with the nearest it does."""
+
+    def __init__(self, kind: str, value: str, known: Iterable[str]) -> None:
+        self.kind, self.value = kind, value
+        near = difflib.get_close_matches(value, sorted(known), n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        super().__init__(f"no {kind} {value!r} in this database{hint}")
+
+
+class UnknownItem(TimelineError, LookupError):
+    """An item asked for by key is in no dossier, or in several and none was named."""
+
+    def __init__(self, section: str, key: tuple[str, ...], dossiers: list[str]) -> None:
+        self.section, self.key, self.dossiers = section, key, dossiers
+        shown = "/".join(key)
+        if dossiers:
+            where = ", ".join(dossiers)
+            message = f"{section} {shown} is in several dossiers ({where}): name one with --dossier"
+        else:
+            message = f"no {section} item {shown} has ever been recorded"
+        super().__init__(message)

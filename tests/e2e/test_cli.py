@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from timeline.cli import cli, main
+from timeline.interfaces.cli import cli, main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -97,7 +97,7 @@ def test_log_filters_by_actor_and_type(tmp_path: Path, capsys: pytest.CaptureFix
     args = ["log", "--db", url, "--actor", "USA", "--type", "pledge.announced", "--format", "json"]
     assert main(args) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["schema"] == "timeline.log/1"
+    assert document["schema"] == "timeline.log/2"
     keys = [e["key"] for e in document["events"]]
     assert set(keys) == {"usa-pledge-abrams", "usa-pledge-m88", "usa-pledge-abrams-training"}
     assert all(e["sources"][0]["publisher"] == "CNN" for e in document["events"])

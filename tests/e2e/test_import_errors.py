@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from timeline.cli import main
+from timeline.interfaces.cli import main
 from timeline.store import EventStore
 
 HEADER = """\

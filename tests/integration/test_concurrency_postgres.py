@@ -25,18 +25,15 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-
-# conftest.py is importable because pytest puts tests/ on sys.path.
-from conftest import PG_URL, require_postgres  # type: ignore[import-not-found]
 from sqlalchemy.engine import Engine
 
 from events import Envelope, Occurred, StatementIssued, Tone
 from events.codec import event_to_dict
-from timeline import migrate
-from timeline.database import create_engine
+from tests.conftest import PG_URL, require_postgres
 from timeline.errors import ConcurrencyError
-from timeline.schema import events as events_table
-from timeline.store import EventStore
+from timeline.store import EventStore, migrate
+from timeline.store.database import create_engine
+from timeline.store.schema import events as events_table
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

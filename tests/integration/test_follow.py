@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from timeline import rows, synthetic
-from timeline.store import EventStore
+from tests import synthetic
+from timeline.store import EventStore, rows
 
 
 def test_follow_yields_history_then_new_events(store: EventStore) -> None:

@@ -3,7 +3,7 @@
 pytest-alembic does not work with our pytest, so its four built-in checks are
 written out here with Alembic's own API: a single head, up/down/up from an
 empty database, every downgrade undoing its upgrade, and migrations that build
-exactly the tables `timeline.schema` declares.
+exactly the tables `timeline.store.schema` and `timeline.readmodels.tables` declare.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from timeline import migrate
-from timeline.database import create_engine
-from timeline.schema import metadata
+from timeline.readmodels.tables import metadata
+from timeline.store import migrate
+from timeline.store.database import create_engine
 
 
 @pytest.fixture

@@ -1,34 +1,35 @@
-"""The projector and the snapshots: incremental equals rebuild equals the pure projection."""
+"""The versioned read models against the pure fold: every question, both backends.
+
+Histories of several dossiers that reuse keys are appended in random
+batches, the projector catching up after some of them with a random page
+size; then states, diffs and histories read from the tables must equal
+what the pure fold (`projections`) gives from the events, for random
+valid times, transaction times and filters. The projector must also reach
+the same answers incrementally as by a rebuild.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import attrs
-import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from events import (
-    DossierDeclared,
-    Envelope,
-    EventCorrected,
-    EventRetracted,
-    Occurred,
-    PositionStated,
-    Stance,
-)
-from projections import Fold, project
-from tests.strategies import as_of_points, histories
-from timeline import snapshots, synthetic
-from timeline.projector import Projector, expected_read_models, read_models
-from timeline.schema import metadata
+from events import DossierDeclared, Envelope, Occurred, PositionStated, Stance
+from projections import SECTIONS, Filter, History, diff, project
+from tests import synthetic
+from tests.strategies import ACTORS, DOSSIERS, ISSUES, archives, as_of_points, known_at_points
+from tests.tables import visible_rows
+from timeline.readmodels.projector import Projector, checkpoint, settled
+from timeline.readmodels.reader import Reader
+from timeline.readmodels.tables import VERSIONS, metadata
 from timeline.store import EventStore
 
 SETTINGS = settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -41,11 +42,14 @@ def _empty(engine: Engine) -> None:
             conn.execute(table.delete())
 
 
-def _append(store: EventStore, batch: list[Envelope]) -> None:
-    by_dossier: dict[str, list[Envelope]] = {}
-    for envelope in batch:
-        by_dossier.setdefault(envelope.dossier, []).append(envelope)
-    store.append_batches(by_dossier)
+class _Clock:
+    """The recorded times a history was drawn with, one per append."""
+
+    def __init__(self, times: list[dt.datetime]) -> None:
+        self.times = times
+
+    def __call__(self) -> dt.datetime:
+        return self.times.pop(0)
 
 
 @st.composite
@@ -53,122 +57,152 @@ def split(draw: st.DrawFn, history: list[Envelope]) -> list[list[Envelope]]:
     """The history cut into consecutive batches of random sizes."""
     batches, rest = [], list(history)
     while rest:
-        size = draw(st.integers(1, max(1, len(rest))))
+        size = draw(st.integers(1, len(rest)))
         batches.append(rest[:size])
         rest = rest[size:]
     return batches
 
 
-@SETTINGS
-@given(data=st.data())
-def test_catching_up_after_each_batch_equals_rebuild_and_projection(
-    engine: Engine, data: st.DataObject
-) -> None:
-    """Random histories with late facts and corrections, appended in random batches."""
-    _empty(engine)
-    store = EventStore(engine)
-    history = data.draw(histories(max_size=30))
-    projector = Projector(
-        store,
-        page_size=data.draw(st.integers(1, 6)),
-        snapshot_every=data.draw(st.integers(1, 4)),
-        keep_every=data.draw(st.integers(1, 8)),
+def filters() -> st.SearchStrategy[Filter]:
+    sections = st.lists(st.sampled_from(list(SECTIONS)), min_size=1, unique=True).map(tuple)
+    return st.builds(
+        Filter,
+        dossier=st.none() | st.sampled_from(DOSSIERS),
+        actor=st.none() | st.sampled_from(ACTORS),
+        issue=st.none() | st.sampled_from(ISSUES),
+        sections=st.just(tuple(SECTIONS)) | sections,
     )
-    for batch in data.draw(split(history)):
-        _append(store, [attrs_free(e) for e in batch])
-        projector.catch_up()
-        assert read_models(store) == expected_read_models(store)
-    restarted = Projector(store, page_size=3, snapshot_every=2)
-    assert restarted.catch_up() == 0
-    rebuilt = Projector(store, page_size=5, snapshot_every=3, keep_every=3)
-    rebuilt.rebuild()
-    assert read_models(store) == expected_read_models(store)
 
 
-@SETTINGS
-@given(data=st.data())
-def test_state_with_snapshots_equals_full_fold(engine: Engine, data: st.DataObject) -> None:
-    """`state(as_of)` resumed from snapshots equals folding every event, for random as_of."""
-    _empty(engine)
-    store = EventStore(engine)
-    history = data.draw(histories(max_size=30))
-    batches = data.draw(split(history))
-    projector = Projector(
-        store, page_size=data.draw(st.integers(1, 5)), snapshot_every=1, keep_every=2
-    )
-    for number, batch in enumerate(batches):
-        _append(store, [attrs_free(e) for e in batch])
-        if number < len(batches) - 1 or data.draw(st.booleans()):
-            projector.catch_up()  # sometimes leave the last batch past the checkpoint
-    moments = data.draw(st.lists(as_of_points(), min_size=1, max_size=5))
-    for as_of in moments:
-        assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
-    # Several moments from one snapshot, in any order: what a diff reads.
-    expected = [project(store.read_all(), as_of=as_of) for as_of in moments]
-    assert snapshots.resume_at(store, moments) == expected
-    # As the store stood at an earlier position: what a diff pins both its states to.
-    through = data.draw(st.integers(0, store.head()))
-    as_of = data.draw(as_of_points())
-    earlier = store.read_all(through=through)
-    assert snapshots.resume(store, as_of, through=through) == project(earlier, as_of=as_of)
-
-
-def test_snapshots_are_taken_and_used(engine: Engine) -> None:
-    """A projector with small snapshot intervals leaves snapshots behind, and state uses them."""
-    store = _with_long_history(engine)
-    Projector(store, page_size=7, snapshot_every=5, keep_every=5).catch_up()
-    with engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(snapshots.snapshots)).scalar()
-        found = snapshots.latest(conn, snapshots.END_OF_TIME, through=store.head())
-    assert count is not None
-    assert count > 1
-    assert found is not None
-    assert found.thaw()[0].step > 0
-    as_of = snapshots.END_OF_TIME
-    assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
-
-
-def _with_long_history(engine: Engine) -> EventStore:
-    """A store holding `_long_history`, appended as a caller would."""
-    store = EventStore(engine)
-    _append(store, [attrs_free(e) for e in _long_history()])
-    return store
-
-
-def _long_history() -> list[Envelope]:
-    """A deterministic synthetic history with late facts and corrections."""
-    return list(synthetic.history(300, seed=7, actors=12, issues=3, items=6))
-
-
-def attrs_free(envelope: Envelope) -> Envelope:
-    """The envelope as a caller would append it: the store sets the rest."""
+def _fresh(envelope: Envelope) -> Envelope:
+    """The envelope as a caller appends it: the store sets the rest."""
     return attrs.evolve(envelope, recorded=None, position=None, version=None)
 
 
-def _stated(key: str, actor: str, day: str) -> Envelope:
+def _append(store: EventStore, batch: list[Envelope]) -> None:
+    by_dossier: dict[str, list[Envelope]] = {}
+    for envelope in batch:
+        by_dossier.setdefault(envelope.dossier, []).append(_fresh(envelope))
+    store.append_batches(by_dossier)
+
+
+def _stored(engine: Engine, data: st.DataObject) -> tuple[EventStore, Projector]:
+    """A drawn history appended in drawn batches, the projector catching up now and then."""
+    _empty(engine)
+    history = data.draw(archives(max_size=15))
+    batches = data.draw(split(history))
+    store = EventStore(engine, clock=_Clock([b[-1].recorded for b in batches if b[-1].recorded]))
+    projector = Projector(store, page_size=data.draw(st.integers(1, 8)))
+    for batch in batches:
+        _append(store, batch)
+        if data.draw(st.booleans()):
+            projector.catch_up()
+    projector.catch_up()
+    return store, projector
+
+
+@SETTINGS
+@given(data=st.data())
+def test_states_and_diffs_equal_the_pure_fold(engine: Engine, data: st.DataObject) -> None:
+    """For random valid and transaction times and filters, state and diff read from the
+    tables equal the pure fold's."""
+    store, _ = _stored(engine, data)
+    events = list(store.read_all())
+    reader = Reader(store)
+    for _ in range(2):
+        as_of, known_at, where = (
+            data.draw(as_of_points()),
+            data.draw(known_at_points()),
+            data.draw(filters()),
+        )
+        assert reader.state(as_of, known_at=known_at, where=where) == project(
+            events, as_of=as_of, known_at=known_at, where=where
+        )
+        first, second = data.draw(as_of_points()), data.draw(as_of_points())
+        known_first, known_second = data.draw(known_at_points()), data.draw(known_at_points())
+        found = reader.diff(
+            first, second, from_known_at=known_first, to_known_at=known_second, where=where
+        )
+        expected = diff(
+            events,
+            from_=first,
+            to=second,
+            from_known_at=known_first,
+            to_known_at=known_second,
+            where=where,
+        )
+        assert found == expected
+
+
+@SETTINGS
+@given(data=st.data())
+def test_history_holds_the_state_at_every_version(engine: Engine, data: st.DataObject) -> None:
+    """Every item's versions read from the tables equal the pure fold's, and each is the
+    item in the state read just after it begins."""
+    store, _ = _stored(engine, data)
+    events = list(store.read_all())
+    known_at = data.draw(known_at_points())
+    reader = Reader(store)
+    pure = History(events, known_at=known_at)
+    for section, key in pure.chains:
+        versions = reader.history(section, key, known_at=known_at)
+        assert versions == pure.versions(section, key)
+        for version in versions:
+            moment = version.valid_from + dt.timedelta(microseconds=1)
+            state = reader.state(moment, known_at=known_at, where=Filter(dossier=key[0]))
+            assert version.item in state.section(section)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_catching_up_equals_a_rebuild(engine: Engine, data: st.DataObject) -> None:
+    """The tables kept incrementally hold every row a rebuild writes that any transaction
+    time can see: versions, links and declared names."""
+    store, _ = _stored(engine, data)
+    before = visible_rows(engine)
+    Projector(store, page_size=data.draw(st.integers(1, 50))).rebuild()
+    assert visible_rows(engine) == before
+    assert Projector(store).catch_up() == 0
+
+
+def _stated(key: str, actor: str, day: str, dossier: str = "d") -> Envelope:
     return Envelope.new(
-        dossier="d",
+        dossier=dossier,
         key=key,
         occurred=Occurred.parse(day),
         event=PositionStated(actor=actor, issue="i", stance=Stance.SUPPORTIVE),
     )
 
 
-def test_a_fact_on_the_day_of_the_last_snapshot_is_not_lost(engine: Engine) -> None:
-    """A later page's fact starting where the page-end snapshot was cut still counts."""
-    store = EventStore(engine)
-    store.append("d", [_stated("a", "DEU", "2023-01-25")])
-    Projector(store).catch_up()
-    store.append("d", [_stated("b", "FRA", "2023-01-25"), _stated("c", "USA", "2023-01-27")])
-    Projector(store).catch_up()
-    as_of = Occurred.parse("2023-01-25").end
-    assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
-    assert {p.actor for p in snapshots.resume(store, as_of).positions} == {"DEU", "FRA"}
+def test_versions_are_closed_never_deleted(store: EventStore) -> None:
+    """A late fact closes the versions it supersedes and inserts new ones: the rows known
+    before it stay, so the state as known then is still there."""
+    store.append("d", [_stated("a", "DEU", "2023-01-10"), _stated("b", "DEU", "2023-01-20")])
+    projector = Projector(store)
+    projector.catch_up()
+    with store.engine.connect() as conn:
+        before = {r.id: r for r in conn.execute(sa.select(VERSIONS["positions"].table))}
+    known = store.clock()
+    late = PositionStated(actor="DEU", issue="i", stance=Stance.OPPOSED)
+    store.append(
+        "d", [Envelope.new(dossier="d", key="c", occurred=Occurred.parse("2023-01-15"), event=late)]
+    )
+    projector.catch_up()
+    with store.engine.connect() as conn:
+        after = {r.id: r for r in conn.execute(sa.select(VERSIONS["positions"].table))}
+    assert before.keys() < after.keys()
+    closed = [after[i] for i in before if after[i].recorded_to is not None]
+    assert closed, "the version the late fact superseded is closed"
+    assert all(after[i].recorded_from == before[i].recorded_from for i in before)
+    reader = Reader(store)
+    then = reader.state(Occurred.parse("2023-01-31").end, known_at=known)
+    assert [p.stance for p in then.positions] == [Stance.SUPPORTIVE]
+    now = reader.state(Occurred.parse("2023-01-17").end)
+    assert [p.stance for p in now.positions] == [Stance.OPPOSED]
 
 
-def test_two_projectors_taking_turns_keep_the_read_models_right(engine: Engine) -> None:
+def test_two_projectors_taking_turns_keep_the_read_models_right(store: EventStore) -> None:
     """A projector whose checkpoint another one moved reloads instead of writing stale rows."""
-    store = EventStore(engine)
     first, second = Projector(store, page_size=50), Projector(store, page_size=70)
     for number, batch in enumerate(synthetic.batches(synthetic.history(400, seed=9), 100)):
         store.append_batches(batch)
@@ -176,14 +210,16 @@ def test_two_projectors_taking_turns_keep_the_read_models_right(engine: Engine) 
         if number == 2:
             second.rebuild()
     first.catch_up()
-    assert read_models(store) == expected_read_models(store)
+    as_of = Occurred.parse("2021").end
+    assert Reader(store).state(as_of) == project(store.read_all(), as_of=as_of)
+    with store.engine.connect() as conn:
+        assert checkpoint(conn) == store.head()
 
 
-def test_a_new_declaration_mid_stream_changes_only_categories(engine: Engine) -> None:
-    """A later header that recategorises an item updates totals without losing anything."""
-    store = EventStore(engine)
-    history = [attrs_free(e) for e in _long_history()]
-    projector = Projector(store, page_size=40, snapshot_every=30)
+def test_a_new_declaration_mid_stream_changes_only_categories(store: EventStore) -> None:
+    """A later header that recategorises an item moves its pledges to another total."""
+    history = [_fresh(e) for e in synthetic.history(300, seed=7, actors=12, issues=3, items=6)]
+    projector = Projector(store, page_size=40)
     store.append_batches({"synthetic-01": history[:150]})
     projector.catch_up()
     first = history[0]
@@ -197,78 +233,50 @@ def test_a_new_declaration_mid_stream_changes_only_categories(engine: Engine) ->
     )
     store.append_batches({"synthetic-01": [again, *history[150:]]})
     projector.catch_up()
-    assert read_models(store) == expected_read_models(store)
-    assert {row["category"] for row in read_models(store)["totals"]} == {"training"}
+    as_of = Occurred.parse("2021").end
+    state = Reader(store).state(as_of)
+    assert state == project(store.read_all(), as_of=as_of)
+    assert {t.category for t in state.totals} == {"training"}
 
 
-def test_fixes_naming_events_of_another_dossier_by_id_apply_everywhere(engine: Engine) -> None:
-    """A correction or retraction may name its target by id, in any spelling, across dossiers.
+def test_a_reference_to_an_event_recorded_later_resolves_when_it_comes(store: EventStore) -> None:
+    """A decision appended before its request (through the API) applies once the request is."""
+    from events import Ask, Decision, RequestDecided, RequestFiled
 
-    The pure projection resolves such references globally; snapshots and the
-    projector, which hold only the fixes and what they name, must too.
-    """
-    store = EventStore(engine)
-    moved, dropped = _stated("moved", "DEU", "2023-01-10"), _stated("dropped", "FRA", "2023-01-11")
-    store.append("d", [moved, dropped, _stated("kept", "USA", "2023-02-20")])
-    projector = Projector(store, page_size=1, snapshot_every=1, keep_every=1)
-    projector.catch_up()
-    fixes = [
-        EventCorrected.of(moved.id.hex.upper(), {"occurred": "2023-03-01"}),
-        EventRetracted(retracts=str(dropped.id).upper(), reason="misreported"),
-    ]
-    when = Occurred.parse("2023-03-05")
-    store.append(
-        "e",
-        [
-            Envelope.new(dossier="e", key=f"fix-{n}", occurred=when, event=e)
-            for n, e in enumerate(fixes)
-        ],
+    decided = Envelope.new(
+        dossier="d",
+        key="yes",
+        occurred=Occurred.parse("2023-01-20"),
+        event=RequestDecided(request="ask", decision=Decision.APPROVED, by="DEU"),
     )
-    moments = [Occurred.parse(day).end for day in ("2023-01-15", "2023-02-25", "2023-03-10")]
-    for caught_up in (False, True):
-        if caught_up:
-            projector.catch_up()
-            assert read_models(store) == expected_read_models(store)
-        for moment in moments:
-            assert snapshots.resume(store, moment) == project(store.read_all(), as_of=moment)
-    positions = snapshots.resume(store, moments[1]).positions
-    assert {p.actor for p in positions} == {"USA"}
+    store.append("d", [decided])
+    projector = Projector(store)
+    projector.catch_up()
+    filed = Envelope.new(
+        dossier="d",
+        key="ask",
+        occurred=Occurred.parse("2023-01-10"),
+        event=RequestFiled(requester="POL", addressee="DEU", issue="i", ask=Ask.RE_EXPORT),
+    )
+    store.append("d", [filed])
+    projector.catch_up()
+    as_of = Occurred.parse("2023-01-31").end
+    (request,) = Reader(store).state(as_of).requests
+    assert request.status == "approved"
+    assert Reader(store).state(as_of) == project(store.read_all(), as_of=as_of)
 
 
-def test_a_first_pass_keeps_the_newest_snapshots_close_together(engine: Engine) -> None:
-    """Near the end a first pass snapshots every `snapshot_every` steps, not per `keep_every`."""
-    store = _with_long_history(engine)
-    # One bucket of `keep_every` spans the whole history: without the newest
-    # ones, the final snapshot would be the only one.
-    Projector(store, page_size=50, snapshot_every=10, keep_every=10_000).rebuild()
-    with engine.connect() as conn:
-        steps = sorted(conn.scalars(sa.select(snapshots.snapshots.c.step)))
-    assert len(steps) == snapshots.KEEP_LATEST
-    assert steps[0] >= steps[-1] - (snapshots.KEEP_LATEST + 1) * 10  # all near the end
-    last = max(e.occurred.start for e in store.read_all())
-    for days in (1, 5, 20):
-        as_of = last - dt.timedelta(days=days)
-        assert snapshots.resume(store, as_of) == project(store.read_all(), as_of=as_of)
-
-
-def test_states_far_apart_thaw_a_second_snapshot_close_ones_fold_on(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`resume_at` folds on between near moments and thaws again when a snapshot is far ahead."""
-    store = _with_long_history(engine)
-    Projector(store, page_size=50, snapshot_every=5, keep_every=5).catch_up()
-    thawed = []
-    real_thaw = snapshots.Snapshot.thaw
-
-    def counting_thaw(snapshot: snapshots.Snapshot) -> tuple[Fold, list[Envelope]]:
-        thawed.append(snapshot.cutoff)
-        return real_thaw(snapshot)
-
-    monkeypatch.setattr(snapshots.Snapshot, "thaw", counting_thaw)
-    starts = sorted(e.occurred.start for e in store.read_all())
-    early, late = starts[30], starts[-10]
-    for moments, thaws in (([early, late], 2), ([late - dt.timedelta(hours=1), late], 1)):
-        thawed.clear()
-        expected = [project(store.read_all(), as_of=moment) for moment in moments]
-        assert snapshots.resume_at(store, moments) == expected
-        assert len(thawed) == thaws
+def test_answers_are_final_only_up_to_what_is_projected(store: EventStore) -> None:
+    """`settled` is the transaction time of the last projected event: an event appended
+    but not yet projected must not let an answer known after it be cached as final."""
+    with store.engine.connect() as conn:
+        assert settled(conn) is None
+    store.append("d", [_stated("a", "DEU", "2023-01-10")])
+    Projector(store).catch_up()
+    first = list(store.read_all())[-1].recorded
+    store.append("d", [_stated("b", "DEU", "2023-01-20")])
+    with store.engine.connect() as conn:
+        assert settled(conn) == first
+    Projector(store).catch_up()
+    with store.engine.connect() as conn:
+        assert settled(conn) == list(store.read_all())[-1].recorded

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from events import Envelope
 from events.codec import event_to_dict, source_to_dict
 from tests.strategies import histories
-from timeline.schema import events as table
 from timeline.store import EventStore
+from timeline.store.schema import events as table
 
 SETTINGS = settings(
     max_examples=25,

@@ -52,13 +52,12 @@ from events import (
     TimelineError,
     Tone,
 )
-from timeline import migrate, rows
-from timeline import store as store_module
-from timeline.database import create_engine
 from timeline.errors import ConcurrencyError, DuplicateEvent, SchemaNotReady
-from timeline.projector import Projector
-from timeline.schema import events as events_table
-from timeline.store import EventStore
+from timeline.readmodels.projector import Projector
+from timeline.store import EventStore, migrate, rows
+from timeline.store import event_store as store_module
+from timeline.store.database import create_engine
+from timeline.store.schema import events as events_table
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 SOURCE = Source(

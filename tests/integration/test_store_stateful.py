@@ -36,8 +36,8 @@ from events import (
     Tone,
 )
 from timeline.errors import ConcurrencyError, DuplicateEvent
-from timeline.schema import events as events_table
 from timeline.store import EventStore
+from timeline.store.schema import events as events_table
 
 DOSSIERS = ("a", "b", "c")
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

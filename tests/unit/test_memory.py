@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from timeline.memory import collector_paused
+from timeline.store.memory import collector_paused
 
 
 @pytest.mark.parametrize("enabled", [True, False])

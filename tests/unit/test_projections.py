@@ -38,15 +38,20 @@ from events import (
 from events.codec import event_from_dict, event_to_dict
 from projections import (
     OPEN,
+    SECTIONS,
     UNCATEGORISED,
-    State,
+    Filter,
+    History,
+    Ref,
     project,
     state_to_json,
 )
-from projections.record import uuid_int
+from projections.refs import uuid_int
 from tests.strategies import (
     MBT,
+    SEED_DOSSIER,
     SEED_RECORDED,
+    archives,
     as_of,
     as_of_points,
     corrected,
@@ -61,16 +66,9 @@ from tests.strategies import (
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def all_keys(state: State) -> set[str]:
-    """Every event key the state mentions anywhere."""
-    keys: set[str] = set()
-    for name in ("positions", "pledges", "totals", "requests", "precedents", "pressure"):
-        for item in state.section(name):
-            keys.update(item.events)
-    for coalition in state.coalitions:
-        keys.update(coalition.events)
-        keys.update(f.key for f in coalition.formed)
-    return keys
+def seed(key: str) -> Ref:
+    """An event of the seed dossier."""
+    return Ref(SEED_DOSSIER, key)
 
 
 # ------------------------------------------------------------ the seed story
@@ -88,9 +86,13 @@ def test_seed_as_of_20_january() -> None:
     assert gbr.certain is False  # week 3 runs to Sunday 22 January
     assert usa.stance == Stance.RELUCTANT
     assert deu.stance == Stance.CONDITIONAL
-    assert [(c.actor, c.item, c.met, c.met_by) for c in deu.conditions] == [
-        ("USA", "m1-abrams", False, None)
-    ]
+    assert deu.condition is not None
+    assert (deu.condition.actor, deu.condition.item, deu.condition.met) == (
+        "USA",
+        "m1-abrams",
+        False,
+    )
+    assert deu.condition.met_by is None
     assert state.request("pol-request-reexport-leopard-2") is None
     assert state.position("POL", MBT) is None
     coalition = state.coalition(MBT)
@@ -109,14 +111,17 @@ def test_seed_as_of_26_january() -> None:
     assert deu.since == Occurred.parse("2023-01-25")
     assert deu.certain
     assert gbr.certain
-    assert [(c.met, c.met_by) for c in deu.conditions] == [(True, "usa-pledge-abrams")]
-    assert "usa-pledge-abrams" in deu.events
+    assert deu.condition is not None
+    assert (deu.condition.met, deu.condition.met_by) == (True, seed("usa-pledge-abrams"))
+    assert deu.since_event == seed("deu-pledge-leopard-2a6")
+    assert deu.events == (seed("deu-pledge-leopard-2a6"), seed("usa-pledge-abrams"))
     assert deu.pressed_by == ("POL",)
     request = state.request("pol-request-reexport-leopard-2")
     assert request is not None
     assert (request.status, request.decided_by) == ("approved", "DEU")
     assert request.decided == Occurred.parse("2023-01-25")
-    assert request.events == ("pol-request-reexport-leopard-2", "deu-approves-reexport")
+    assert request.decision == seed("deu-approves-reexport")
+    assert request.events == (seed("deu-approves-reexport"),)
     coalition = state.coalition(MBT)
     assert coalition is not None
     assert coalition.committed == ("GBR", "DEU", "USA")
@@ -131,10 +136,13 @@ def test_seed_totals_as_of_26_january() -> None:
     assert tanks is not None
     assert recovery is not None
     assert training is not None
-    assert (tanks.low, tanks.high, tanks.pledges, tanks.unknown) == (59, 59, 3, ())
+    assert (tanks.low, tanks.high, tanks.pledges, tanks.unknown) == (59, 59, 3, 0)
     assert (recovery.low, recovery.high) == (8, 8)
     assert (training.low, training.high) == (0, 0)
-    assert training.unknown == ("usa-pledge-abrams-training",)
+    assert training.unknown == 1
+    item = state.pledge("USA", "UKR", "abrams-training")
+    assert item is not None
+    assert item.unknown == (seed("usa-pledge-abrams-training"),)
     abrams = state.pledge("USA", "UKR", "m1-abrams")
     assert abrams is not None
     assert abrams.quantity == Quantity(31, 31)
@@ -147,7 +155,7 @@ def test_seed_precedent_and_pressure() -> None:
     state = project(seed_history(), as_of=as_of("2023-01-20"))
     precedent = state.precedent("GBR", MBT)
     assert precedent is not None
-    assert (precedent.by, precedent.certain) == ("gbr-pledge-challenger-2", False)
+    assert (precedent.by, precedent.certain) == (seed("gbr-pledge-challenger-2"), False)
     (pressure,) = state.pressure
     assert (pressure.actor, pressure.target, pressure.count) == ("POL", "DEU", 1)
     assert pressure.first == pressure.last == Occurred.parse("2023-01-01/2023-01-24")
@@ -157,15 +165,20 @@ def test_seed_state_json() -> None:
     """The seed state exports as versioned, JSON-serialisable data with printed dates."""
     known_at = SEED_RECORDED + dt.timedelta(hours=1)
     data = state_to_json(project(seed_history(), as_of=as_of("2023-01-20"), known_at=known_at))
-    assert data["schema"] == "timeline.state/1"
+    assert data["schema"] == "timeline.state/2"
     assert data["as_of"] == "2023-01-21T00:00:00Z"
     assert data["known_at"] == "2023-01-26T13:00:00Z"
     deu = next(p for p in data["positions"] if p["actor"] == "DEU")
     assert deu["stance"] == "conditional"
     assert deu["since"] == "2023-W03"
-    assert deu["conditions"] == [
-        {"actor": "USA", "does": "pledge", "item": "m1-abrams", "met": False, "met_by": None}
-    ]
+    assert deu["condition"] == {
+        "actor": "USA",
+        "does": "pledge",
+        "item": "m1-abrams",
+        "met": False,
+        "met_by": None,
+    }
+    assert deu["since_event"] == {"dossier": SEED_DOSSIER, "key": "deu-position-leopard-if-abrams"}
     gbr = next(p for p in data["pledges"] if p["donor"] == "GBR")
     assert gbr["quantity"] == 14
     json.dumps(data)
@@ -183,7 +196,8 @@ def test_restatement_keeps_since() -> None:
     position = project(events, as_of=as_of("2023-01-31")).position("USA", MBT)
     assert position is not None
     assert position.since == Occurred.parse("2023-01-02")
-    assert position.events == ("a", "b")
+    assert position.since_event == seed("a")
+    assert position.events == (seed("b"),)
 
 
 def test_condition_met_by_an_earlier_pledge() -> None:
@@ -203,7 +217,9 @@ def test_condition_met_by_an_earlier_pledge() -> None:
     ]
     position = project(events, as_of=as_of("2023-01-31")).position("DEU", MBT)
     assert position is not None
-    assert [(c.met, c.met_by) for c in position.conditions] == [(True, "us-pledge")]
+    assert position.condition is not None
+    assert (position.condition.met, position.condition.met_by) == (True, seed("us-pledge"))
+    assert position.events == (seed("deu-if"),)
 
 
 def test_condition_waits_for_its_item() -> None:
@@ -235,9 +251,11 @@ def test_condition_waits_for_its_item() -> None:
     deu, pol = state.position("DEU", MBT), state.position("POL", "ifv-for-ukraine")
     assert deu is not None
     assert pol is not None
-    assert [c.met for c in deu.conditions] == [False]
-    assert [(c.met, c.met_by) for c in pol.conditions] == [(True, "us-m88")]
-    assert pol.events == ("pol-if-any", "us-m88")
+    assert deu.condition is not None
+    assert pol.condition is not None
+    assert deu.condition.met is False
+    assert (pol.condition.met, pol.condition.met_by) == (True, seed("us-m88"))
+    assert pol.events == (seed("us-m88"),)  # the version the pledge made
 
 
 def test_new_statement_replaces_conditions() -> None:
@@ -257,7 +275,7 @@ def test_new_statement_replaces_conditions() -> None:
     ]
     position = project(events, as_of=as_of("2023-01-31")).position("DEU", MBT)
     assert position is not None
-    assert position.conditions == ()
+    assert position.condition is None
 
 
 def test_pressure_creates_no_position() -> None:
@@ -294,7 +312,7 @@ def test_running_total_replaces_sum_and_unknowns() -> None:
     ]
     item = project(events, as_of=as_of("2023-01-31")).pledge("GBR", "UKR", "challenger-2")
     assert item is not None
-    assert (item.quantity, item.unknown) == (Quantity(16, 16), ("p2",))
+    assert (item.quantity, item.unknown) == (Quantity(16, 16), (seed("p2"),))
     events.append(stored("p4", "2023-01-05", pledge("GBR", "challenger-2", 4, total=20)))
     item = project(events, as_of=as_of("2023-01-31")).pledge("GBR", "UKR", "challenger-2")
     assert item is not None
@@ -351,17 +369,22 @@ def test_later_declaration_wins() -> None:
     assert [t.category for t in state.totals] == ["support"]
 
 
-def test_coalition_formed_is_listed_with_the_committed() -> None:
-    """A formed coalition is listed on its issue beside the actors committed there."""
+def test_coalition_formed_is_its_own_item_beside_the_committed() -> None:
+    """A formed coalition is an item of `formed`; the coalition lists who is committed."""
     formed = CoalitionFormed(coalition="TANKS", members=("POL", "DEU"), leads=("POL",), issue=MBT)
     events = [*seed_history(), stored("tank-coalition", "2023-02-01", formed)]
-    coalition = project(events, as_of=as_of("2023-02-01")).coalition(MBT)
+    state = project(events, as_of=as_of("2023-02-01"))
+    coalition = state.coalition(MBT)
     assert coalition is not None
     assert coalition.committed == ("GBR", "DEU", "USA")
-    assert [(f.coalition, f.members, f.leads, f.key) for f in coalition.formed] == [
-        ("TANKS", ("POL", "DEU"), ("POL",), "tank-coalition")
+    assert coalition.joined_by == (
+        seed("gbr-pledge-challenger-2"),
+        seed("deu-pledge-leopard-2a6"),
+        seed("usa-pledge-abrams"),
+    )
+    assert [(f.coalition, f.issue, f.members, f.leads, f.event) for f in state.formed] == [
+        ("TANKS", MBT, ("POL", "DEU"), ("POL",), "tank-coalition")
     ]
-    assert coalition.events[-1] == "tank-coalition"
 
 
 def test_decision_dated_before_its_request_still_applies() -> None:
@@ -530,7 +553,7 @@ def test_known_at_is_exclusive() -> None:
 
 
 @PROPERTY
-@given(history=histories(), moment=as_of_points(), known_at=known_at_points(), data=st.data())
+@given(history=archives(), moment=as_of_points(), known_at=known_at_points(), data=st.data())
 def test_recording_order_never_matters(
     history: list[Envelope], moment: dt.datetime, known_at: dt.datetime | None, data: st.DataObject
 ) -> None:
@@ -625,7 +648,8 @@ def test_correction_is_invisible_before_it_was_recorded(
 def test_date_as_of_includes_every_event_of_that_day(
     history: list[Envelope], data: st.DataObject
 ) -> None:
-    """As of day D (its exclusive end) every fact starting on D counts, and none starting after."""
+    """As of day D (its exclusive end) every fact starting on D has made a version of
+    some item, and none starting later has."""
     fixes = (EventCorrected, EventRetracted)
     named = {
         ref for e in history if isinstance(e.event, fixes) for ref in e.event.references().values()
@@ -647,12 +671,19 @@ def test_date_as_of_includes_every_event_of_that_day(
     assume(plain)
     day = data.draw(st.sampled_from(plain)).occurred.start.date()
     cutoff = Occurred.parse(day.isoformat())
-    keys = all_keys(project(history, as_of=cutoff.end))
+    versions = History(history, known_at=None)
+    made = {
+        ref
+        for chain in versions.chains.values()
+        for start, item in chain
+        if start < cutoff.end
+        for ref in item.events
+    }
     for e in plain:
         if cutoff.start <= e.occurred.start < cutoff.end:
-            assert e.key in keys
+            assert Ref.of(e) in made
         if e.occurred.start >= cutoff.end:
-            assert e.key not in keys
+            assert Ref.of(e) not in made
 
 
 @PROPERTY
@@ -666,27 +697,25 @@ def test_state_invariants(
         committed = {
             p.actor
             for p in state.positions
-            if p.issue == coalition.issue and p.stance == Stance.COMMITTED
+            if (p.dossier, p.issue) == (coalition.dossier, coalition.issue)
+            and p.stance == Stance.COMMITTED
         }
         assert sorted(coalition.committed) == sorted(committed)
     for total in state.totals:
-        pledged = [p for p in state.pledges if p.category == total.category and p.first_announced]
+        pledged = [
+            p
+            for p in state.pledges
+            if (p.dossier, p.category) == (total.dossier, total.category) and p.first_announced
+        ]
         assert total.pledges == len(pledged)
         assert total.low == sum(p.quantity.low for p in pledged if p.quantity is not None)
         assert total.high == sum(p.quantity.high for p in pledged if p.quantity is not None)
+        assert total.unknown == sum(len(p.unknown) for p in pledged)
     for position in state.positions:
         assert position.certain == (position.since.end <= moment)
         assert position.since.start < moment
         assert tuple(sorted(position.pressed_by)) == position.pressed_by
-    for name in (
-        "positions",
-        "pledges",
-        "totals",
-        "requests",
-        "precedents",
-        "pressure",
-        "coalitions",
-    ):
+    for name in SECTIONS:
         keys = [item.key for item in state.section(name)]
         assert keys == sorted(set(keys))
     json.dumps(state_to_json(state))
@@ -718,7 +747,7 @@ def test_projections_import_only_events_attrs_pendulum_and_stdlib() -> None:
     """The projections package never reaches for the store, SQLAlchemy or the engine."""
     allowed = {"events", "attrs", "pendulum", "projections", "__future__"}
     package = pathlib.Path(__file__).parents[2] / "projections"
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -751,6 +780,9 @@ def test_requests_of_two_dossiers_with_one_key_stay_apart() -> None:
     )
     state = project([filed("a"), filed("b"), decided], as_of=as_of("2023-01-31"))
     assert {(r.dossier, r.status) for r in state.requests} == {("a", "open"), ("b", "denied")}
+    request = state.request("r1", "b")
+    assert request is not None
+    assert request.decision == Ref("b", "d1")
 
 
 def test_a_decision_may_name_its_request_by_id() -> None:
@@ -773,3 +805,68 @@ def test_a_decision_may_name_its_request_by_id() -> None:
         found = project(order, as_of=as_of("2023-01-31")).request("r1", "a")
         assert found is not None
         assert found.status == "approved"
+
+
+# ------------------------------------------------------------ dossiers and versions
+
+
+def test_each_dossier_keeps_its_own_items() -> None:
+    """Two dossiers recording the same pledge hold one item each, never one of twice the size."""
+    stories = [
+        attrs.evolve(stored("us-abrams", "2023-01-25", pledge("USA", "m1-abrams", 31)), dossier=d)
+        for d in ("newsroom", "think-tank")
+    ]
+    state = project(stories, as_of=as_of("2023-01-31"))
+    assert [(p.dossier, p.quantity) for p in state.pledges] == [
+        ("newsroom", Quantity(31, 31)),
+        ("think-tank", Quantity(31, 31)),
+    ]
+    assert [(t.dossier, t.low) for t in state.totals] == [("newsroom", 31), ("think-tank", 31)]
+    only = project(stories, as_of=as_of("2023-01-31"), where=Filter(dossier="think-tank"))
+    assert [p.dossier for p in only.positions] == ["think-tank"]
+
+
+def test_a_fix_names_events_of_its_own_dossier_only() -> None:
+    """A retraction giving the id of another dossier's event names nothing, and changes nothing."""
+    fact = stored("us-abrams", "2023-01-25", pledge("USA", "m1-abrams", 31))
+    elsewhere = attrs.evolve(
+        stored("oops", "2023-02-01", EventRetracted(retracts=str(fact.id), reason="?"), 1),
+        dossier="other",
+    )
+    moment = as_of("2023-02-28")
+    assert project([fact, elsewhere], as_of=moment) == project([fact], as_of=moment)
+
+
+def test_a_version_is_caused_by_the_facts_of_its_valid_start() -> None:
+    """Each version names the events that made it; earlier ones stay with earlier versions."""
+    events = [
+        stored("p1", "2023-01-02", pledge("GBR", "challenger-2", 10)),
+        stored("p2", "2023-01-09", pledge("GBR", "challenger-2", 4)),
+        stored("p3", "2023-01-09T12:00:00Z", pledge("GBR", "challenger-2", 1)),
+    ]
+    versions = History(events, known_at=None).versions(
+        "pledges", (SEED_DOSSIER, "GBR", "UKR", "challenger-2")
+    )
+    assert [(v.valid_from.day, v.item.quantity.low, v.item.events) for v in versions] == [
+        (2, 10, (seed("p1"),)),
+        (9, 14, (seed("p2"),)),
+        (9, 15, (seed("p3"),)),
+    ]
+    assert [v.valid_to for v in versions] == [versions[1].valid_from, versions[2].valid_from, None]
+
+
+@PROPERTY
+@given(history=archives(), known_at=known_at_points(), moments=st.lists(as_of_points(), max_size=4))
+def test_the_history_holds_every_state(
+    history: list[Envelope], known_at: dt.datetime | None, moments: list[dt.datetime]
+) -> None:
+    """Any state read from the versions equals the fold up to that time, and every
+    version is the item as it stands just after the version begins."""
+    versions = History(history, known_at=known_at)
+    for moment in moments:
+        assert versions.state(moment) == project(history, as_of=moment, known_at=known_at)
+    for section, key in list(versions.chains)[:8]:
+        for version in versions.versions(section, key):
+            moment = version.valid_from + dt.timedelta(microseconds=1)
+            found = project(history, as_of=moment, known_at=known_at).section(section)
+            assert version.item in found

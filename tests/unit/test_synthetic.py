@@ -25,10 +25,10 @@ from events import (
 )
 from events.codec import event_from_dict, event_to_dict, source_from_dict, source_to_dict
 from projections import project
-from timeline import dossier as dossier_files
-from timeline.dossier import ANY_ALLY
+from tests.synthetic import DECLARATION_KEY, batches, declaration, history
+from timeline.dossiers import files as dossier_files
+from timeline.dossiers.files import ANY_ALLY
 from timeline.store import EventStore
-from timeline.synthetic import DECLARATION_KEY, batches, declaration, history
 
 FIXES = (EventCorrected, EventRetracted)
 FAR_FUTURE = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)

@@ -16,18 +16,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import click
 from rich.console import Console
 from rich.progress import Progress
 
 from events import REGISTRY, InvalidEvent, Occurred, TimelineError
-from events.codec import envelope_to_dict
-from projections import diff_to_json, state_to_json
-from timeline import migrate, render
-from timeline.database import create_engine, default_url
-from timeline.engine import Timeline
-from timeline.projector import Projector
-from timeline.store import EventStore
+from projections import SECTIONS, diff_to_json, history_to_json, state_to_json
+from timeline.engine import Timeline, cutoff
+from timeline.interfaces import render
+from timeline.interfaces.render import LOG_SCHEMA, entry_to_json
+from timeline.readmodels.projector import Projector
+from timeline.store import EventStore, migrate
+from timeline.store.database import create_engine, default_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEED = "ukraine-mbt-2023.yaml"
@@ -118,6 +119,26 @@ def import_(db: str, files: Sequence[Path]) -> None:
     click.echo(f"{report.files} file(s), {report.total_appended} event(s) appended")
 
 
+def filter_options(command: F) -> F:
+    """--dossier, --actor, --issue and --section: which items a question is about."""
+    for option in reversed(
+        [
+            click.option("--dossier", help="Only this dossier."),
+            click.option("--actor", help="Only items naming this actor (e.g. DEU)."),
+            click.option("--issue", help="Only items on this issue."),
+            click.option(
+                "--section",
+                "sections",
+                multiple=True,
+                type=click.Choice(list(SECTIONS)),
+                help="Only these sections (repeat for several).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @db_option
 @click.option("--dossier", help="Only this dossier.")
@@ -128,6 +149,8 @@ def import_(db: str, files: Sequence[Path]) -> None:
 @click.option("--from", "start", type=WHEN, help="Events whose valid time reaches this date.")
 @click.option("--to", "end", type=WHEN, help="Events that may have started by this date.")
 @click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
+@click.option("--raw", is_flag=True, help="Every event as recorded, fixes included, uncorrected.")
+@click.option("--retracted", is_flag=True, help="Show retracted facts too, marked as such.")
 @format_option("text", "json")
 def log(
     db: str,
@@ -137,33 +160,61 @@ def log(
     start: str | None,
     end: str | None,
     known_at: str | None,
+    raw: bool,
+    retracted: bool,
     output: str,
 ) -> None:
-    """The chronological feed of events, with their sources.
+    """The chronological feed of events, with their sources, as corrections left them.
 
     Example: timeline log --actor DEU --from 2023-01-20 --to 2023-01-26
     """
-    feed = Timeline.open(db).log(
-        dossier=dossier, actor=actor, types=types, start=start, end=end, known_at=known_at
+    _chronological(start, end, "--from", "--to")
+    entries = Timeline.open(db).log(
+        dossier=dossier,
+        actor=actor,
+        types=types,
+        start=start,
+        end=end,
+        known_at=known_at,
+        raw=raw,
+        retracted=retracted,
     )
     if output == "json":
-        _json({"schema": "timeline.log/1", "events": [envelope_to_dict(e) for e in feed]})
+        _json({"schema": LOG_SCHEMA, "events": [entry_to_json(e) for e in entries]})
     else:
-        _console().print(render.log_table(feed))
+        _console().print(render.log_table(entries))
+
+
+def _chronological(first: str | None, second: str | None, *names: str) -> None:
+    """Refuse two dates given in the wrong order, as a usage error."""
+    if first and second and Occurred.parse(first).start > Occurred.parse(second).start:
+        raise click.UsageError(f"{names[0]} {first} comes after {names[1]} {second}")
 
 
 @cli.command()
 @db_option
 @click.option("--as-of", required=True, type=WHEN, help="Valid time: the end of this date.")
 @click.option("--known-at", type=WHEN, help="Transaction time (default: everything recorded).")
-@click.option("--dossier", help="Only this dossier.")
+@filter_options
 @format_option("text", "json")
-def state(db: str, as_of: str, known_at: str | None, dossier: str | None, output: str) -> None:
+def state(
+    db: str,
+    as_of: str,
+    known_at: str | None,
+    dossier: str | None,
+    actor: str | None,
+    issue: str | None,
+    sections: tuple[str, ...],
+    output: str,
+) -> None:
     """Every actor's position, pledges, requests… as of a date.
 
-    Example: timeline state --as-of 2023-01-20 --format json
+    Example: timeline state --as-of 2023-01-20 --actor DEU --format json
     """
-    document = state_to_json(Timeline.open(db).state(as_of, known_at=known_at, dossier=dossier))
+    found = Timeline.open(db).state(
+        as_of, known_at=known_at, dossier=dossier, actor=actor, issue=issue, sections=sections
+    )
+    document = state_to_json(found)
     if output == "json":
         _json(document)
     else:
@@ -174,17 +225,44 @@ def state(db: str, as_of: str, known_at: str | None, dossier: str | None, output
 @db_option
 @click.option("--from", "start", required=True, type=WHEN, help="From the end of this date.")
 @click.option("--to", "end", required=True, type=WHEN, help="To the end of this date.")
-@click.option("--known-at", type=WHEN, help="Transaction time (default: everything recorded).")
-@click.option("--dossier", help="Only this dossier.")
+@click.option("--known-at", type=WHEN, help="Transaction time of both sides (default: now).")
+@click.option("--from-known-at", type=WHEN, help="Transaction time of the --from side.")
+@click.option("--to-known-at", type=WHEN, help="Transaction time of the --to side.")
+@filter_options
 @format_option("text", "json", "markdown")
 def diff(
-    db: str, start: str, end: str, known_at: str | None, dossier: str | None, output: str
+    db: str,
+    start: str,
+    end: str,
+    known_at: str | None,
+    from_known_at: str | None,
+    to_known_at: str | None,
+    dossier: str | None,
+    actor: str | None,
+    issue: str | None,
+    sections: tuple[str, ...],
+    output: str,
 ) -> None:
     """What changed between two dates, and because of which events.
 
+    With --from-known-at, the same dates as known then and now: what the
+    corrections and late facts since changed.
+
     Example: timeline diff --from 2023-01-20 --to 2023-01-26 --format markdown
     """
-    document = diff_to_json(Timeline.open(db).diff(start, end, known_at=known_at, dossier=dossier))
+    _chronological(start, end, "--from", "--to")
+    found = Timeline.open(db).diff(
+        start,
+        end,
+        known_at=known_at,
+        from_known_at=from_known_at,
+        to_known_at=to_known_at,
+        dossier=dossier,
+        actor=actor,
+        issue=issue,
+        sections=sections,
+    )
+    document = diff_to_json(found)
     if output == "json":
         _json(document)
     elif output == "markdown":
@@ -195,7 +273,40 @@ def diff(
 
 @cli.command()
 @db_option
-@click.option("--rebuild", is_flag=True, help="Drop the read models and rebuild from position 0.")
+@click.argument("section", type=click.Choice(list(SECTIONS)))
+@click.argument("key", nargs=-1, required=True)
+@click.option("--dossier", help="The item's dossier, when several have one with this key.")
+@click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
+@format_option("text", "json")
+def history(
+    db: str,
+    section: str,
+    key: tuple[str, ...],
+    dossier: str | None,
+    known_at: str | None,
+    output: str,
+) -> None:
+    """Every version of one item, oldest first: when it changed, to what, and why.
+
+    KEY is the item's key without its dossier: ACTOR ISSUE for a position,
+    DONOR RECIPIENT ITEM for a pledge, CATEGORY for a total, REQUEST (its
+    key) for a request, and so on.
+
+    Example: timeline history positions DEU mbt-for-ukraine
+    """
+    timeline = Timeline.open(db)
+    whole, versions = timeline.history(section, key, dossier=dossier, known_at=known_at)
+    known = cutoff(known_at) if known_at else None
+    document = history_to_json(section, whole, known, versions)
+    if output == "json":
+        _json(document)
+    else:
+        _console().print(render.history_table(document))
+
+
+@cli.command()
+@db_option
+@click.option("--rebuild", is_flag=True, help="Empty the read models and rebuild from position 0.")
 @click.option("--follow", is_flag=True, help="Keep running and apply new events as they commit.")
 @click.option(
     "--poll",
@@ -212,7 +323,7 @@ def diff(
     help="Events applied per transaction.",
 )
 def project(db: str, rebuild: bool, follow: bool, poll: float, batch: int) -> None:
-    """Bring the read-model tables up to date with the events, then exit (or --follow).
+    """Bring the versioned read models up to date with the events, then exit (or --follow).
 
     Example: timeline project --follow
     """
@@ -240,6 +351,52 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=position, total=head)
 
         yield update
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--write-token",
+    envvar="TIMELINE_WRITE_TOKEN",
+    help="Bearer token that POST /api/import needs (default: $TIMELINE_WRITE_TOKEN; "
+    "without one the server is read-only).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="A browser origin allowed to call the API (repeat for several; default: none).",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default="16 MiB",
+    help="The largest request body taken, in bytes.",
+)
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    write_token: str | None,
+    cors_origins: tuple[str, ...],
+    max_body: int | None,
+) -> None:
+    """The HTTP API, its OpenAPI document (/docs) and the live feed (/api/stream).
+
+    Example: timeline serve --port 8000, then curl localhost:8000/api/state?as_of=2023-01-20
+    """
+    # The web stack loads only for this command, so other commands start quickly.
+    import uvicorn
+
+    from timeline.interfaces.server import Settings, create_app
+
+    settings = Settings(url=db, write_token=write_token, cors_origins=cors_origins)
+    if max_body is not None:
+        settings = attrs.evolve(settings, max_body=max_body)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @cli.command()

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from events import Envelope, Occurred, Precision
 from events.codec import event_to_dict, source_to_dict, stored_event, stored_source
-from timeline.schema import events as table
+from timeline.store.schema import events as table
 
 COLUMNS = tuple(column.name for column in table.c)
 """The `events` columns, in the order raw rows hold them."""
@@ -87,6 +87,26 @@ def among(
 @functools.lru_cache(maxsize=65_536)
 def _sqlite_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def time_to_sqlite(moment: dt.datetime | None) -> str | None:
+    """An aware time as SQLite keeps it (UTC text); None stays NULL."""
+    return None if moment is None else _sqlite_time(moment)
+
+
+def time_from_sqlite(text: str) -> dt.datetime:
+    """A time SQLite keeps as UTC text, read back aware."""
+    return _sqlite_parse(text)
+
+
+def time_from_postgresql(moment: dt.datetime) -> dt.datetime:
+    """A `timestamptz` psycopg read back (the session is in UTC), as an aware UTC time."""
+    return _pg_time(moment)
+
+
+def aware_or_none(moment: dt.datetime | None) -> dt.datetime | None:
+    """An aware time as PostgreSQL takes it; a naive one is refused (see `aware`)."""
+    return None if moment is None else aware(moment)
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from timeline.errors import SchemaNotReady, StoreUnavailable
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def script_location() -> Path:

@@ -33,7 +33,7 @@ from events import (
 )
 from events.codec import corrected, event_from_dict, event_to_dict, source_from_dict
 from timeline.errors import DossierError
-from timeline.schema import NAME_LENGTH
+from timeline.store.schema import NAME_LENGTH
 
 HEADER_FIELDS = {"dossier", "title", "actors", "items", "issues", "sources", "events"}
 ISO_STATES = frozenset(country.alpha_3 for country in pycountry.countries)
@@ -105,18 +105,15 @@ def _fail(path: str, line: int | None, expected: str, **where: str | None) -> Do
     return DossierError(path, line, expected, **where)
 
 
-def _parse(path: Path) -> tuple[Mapping[str, Any], list[_Record], int]:
-    """The header and the raw event records of a file, with line numbers."""
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise _fail(name, None, "expected UTF-8 text") from err
-    if path.suffix in (".yaml", ".yml"):
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+"""A dossier file's format, by its suffix."""
+
+
+def _parse(name: str, text: str, form: str) -> tuple[Mapping[str, Any], list[_Record], int]:
+    """The header and the raw event records of a dossier, with line numbers."""
+    if form == "yaml":
         return _parse_yaml(name, text)
-    if path.suffix in (".jsonl", ".ndjson"):
+    if form == "jsonl":
         return _parse_jsonl(name, text)
     raise _fail(name, None, "expected a .yaml, .yml or .jsonl dossier file")
 
@@ -348,7 +345,19 @@ def _check_codes(context: _Context, event: Event, fail: Callable[[str, str], Dos
 def read_file(path: Path) -> DossierFile:
     """One file, parsed and validated on its own (references are checked later)."""
     name = str(path)
-    header, records, header_line = _parse(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise _fail(name, None, "expected UTF-8 text") from err
+    return read_text(name, text, FORMATS.get(path.suffix, path.suffix))
+
+
+def read_text(name: str, text: str, form: str) -> DossierFile:
+    """A dossier in `form` ("yaml" or "jsonl") named `name` in errors, parsed and
+    validated on its own (references are checked later)."""
+    header, records, header_line = _parse(name, text, form)
     dossier = header.get("dossier")
     if not isinstance(dossier, str) or not dossier.strip() or "\x00" in dossier:
         expected = "expected `dossier:` naming the stream, without NUL characters"

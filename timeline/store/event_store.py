@@ -36,12 +36,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from events import Envelope, InvalidEvent
-from timeline import migrate, rows
-from timeline.database import WRITE, create_engine, default_url
 from timeline.errors import ConcurrencyError, DuplicateEvent
-from timeline.memory import collector_paused
-from timeline.schema import NAME_LENGTH
-from timeline.schema import events as table
+from timeline.store import migrate, rows
+from timeline.store.database import WRITE, create_engine, default_url
+from timeline.store.memory import collector_paused
+from timeline.store.schema import NAME_LENGTH
+from timeline.store.schema import events as table
 
 Clock = Callable[[], dt.datetime]
 Page = Sequence[rows.RawRow]
@@ -327,8 +327,14 @@ class EventStore:
             query = sa.select(table.c.dossier).distinct().order_by(table.c.dossier)
             return list(conn.scalars(query))
 
-    def find(self, dossier: str, keys_or_ids: Iterable[str]) -> dict[str, Envelope]:
-        """The stored events of `dossier` named by key or by id, by that name."""
+    def find(
+        self, dossier: str, keys_or_ids: Iterable[str], *, through: int | None = None
+    ) -> dict[str, Envelope]:
+        """The stored events of `dossier` named by key or by id, by that name.
+
+        A name is a key, else an id in any spelling `uuid.UUID` reads: the
+        rule of `projections.refs`. `through` leaves out events after that position.
+        """
         names = list(dict.fromkeys(keys_or_ids))
         by_key: dict[str, Envelope] = {}
         by_id: dict[uuid.UUID, Envelope] = {}
@@ -344,6 +350,8 @@ class EventStore:
                     named = rows.among(table.c.id, ids, dialect)
                     queries.append(rows.select().where(table.c.dossier == dossier, named))
                 for query in queries:
+                    if through is not None:
+                        query = query.where(table.c.position <= through)
                     for envelope in rows.fetch(conn, query):
                         by_key[envelope.key] = by_id[envelope.id] = envelope
         found = {}
@@ -352,6 +360,16 @@ class EventStore:
             match = by_key.get(name) or (by_id.get(as_id) if as_id is not None else None)
             if match is not None:
                 found[name] = match
+        return found
+
+    def at(self, positions: Iterable[int], *, sources: bool = True) -> dict[int, Envelope]:
+        """The stored events at these positions, by position (without `sources`, without
+        their citations)."""
+        found: dict[int, Envelope] = {}
+        with self.engine.connect() as conn:
+            for chunk in rows.chunks(sorted(set(positions))):
+                query = rows.select(sources=sources).where(table.c.position.in_(chunk))
+                found.update((e.position or 0, e) for e in rows.fetch(conn, query))
         return found
 
     def find_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Envelope]:
@@ -385,13 +403,15 @@ class EventStore:
         occurred_to: dt.datetime | None = None,
         recorded_before: dt.datetime | None = None,
         through: int | None = None,
+        sources: bool = True,
     ) -> Iterator[Envelope]:
         """Every event after position `after`, in position order, streamed in pages.
 
         `occurred_from`/`occurred_to` keep events whose valid-time interval
         overlaps ``[occurred_from, occurred_to)``; `recorded_before` keeps
         those the store knew before that transaction time; `through`, those
-        at or before that position. Naive times raise `ValueError`.
+        at or before that position. Without `sources`, envelopes come without
+        their citations (for folds). Naive times raise `ValueError`.
         """
         occurred_from, occurred_to, recorded_before = (
             _aware(t) for t in (occurred_from, occurred_to, recorded_before)
@@ -412,7 +432,7 @@ class EventStore:
 
         def page_after(last: int | None) -> sa.Select[Any]:
             return (
-                rows.select()
+                rows.select(sources=sources)
                 .where(table.c.position > (after if last is None else last), *filters)
                 .order_by(table.c.position)
                 .limit(self.page_size)

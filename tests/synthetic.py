@@ -52,7 +52,7 @@ from events import (
     ThreatIssued,
     Tone,
 )
-from timeline.dossier import ANY_ALLY, DECLARED_AT
+from timeline.dossiers.files import ANY_ALLY, DECLARED_AT
 
 CATEGORIES = (
     "main-battle-tank",

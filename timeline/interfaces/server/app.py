@@ -1,0 +1,149 @@
+"""The ASGI application behind `timeline serve`: settings, lifecycle and OpenAPI.
+
+The server owns two threads besides uvicorn's: the feed's reader
+(`feed.Feed`) and a follower that keeps the read models caught up, so a
+client's query rarely waits for projection and the feed can say how far
+the read models have got. Reads still catch up first when they find the
+read models behind (`Timeline`), so an answer is never older than the
+store; the projector takes one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from importlib import metadata
+from typing import Any
+
+import attrs
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from timeline.engine import Timeline
+from timeline.interfaces.server import problems, routes
+from timeline.interfaces.server.feed import Feed
+from timeline.readmodels.projector import Projector
+from timeline.store import EventStore
+
+log = logging.getLogger("timeline.server")
+MAX_BODY = 16 * 1024 * 1024
+"""The largest request body taken, in bytes: an import of some 50,000 events."""
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """How the server runs: its database, who may write, who may call from a browser."""
+
+    url: str
+    write_token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    max_body: int = MAX_BODY
+    poll: float = 0.1
+    """Seconds between the feed's and the follower's checks on SQLite (PostgreSQL wakes
+    them with NOTIFY, and this bounds how late the feed's `projected` messages are)."""
+
+
+@attrs.define
+class Service:
+    """What the routes use, kept on the application's state."""
+
+    settings: Settings
+    timeline: Timeline
+    feed: Feed
+
+
+class Follower:
+    """A thread applying new events to the read models as they commit."""
+
+    def __init__(self, projector: Projector, poll: float) -> None:
+        self.projector, self.poll = projector, poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="timeline-projector", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.projector.follow(poll=self.poll, stop=self._stop.is_set)
+            except Exception:
+                # The database went away, or a page failed: reads still catch up
+                # themselves, and this tries again.
+                log.exception("the projector stopped; retrying")
+                self._stop.wait(5 * self.poll + 1)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application on `settings.url`, whose schema must be current."""
+    store = EventStore.open(settings.url)
+    timeline = Timeline(store)
+    feed = Feed(store, poll=settings.poll)
+    follower = Follower(timeline.projector, settings.poll)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        feed.start()
+        follower.start()
+        try:
+            yield
+        finally:
+            follower.stop()
+            feed.stop()
+            store.engine.dispose()
+
+    app = FastAPI(
+        title="Diplomatic timeline",
+        version=metadata.version("diplomatic-timeline"),
+        summary="Sourced diplomatic facts in; positions, diffs and histories out, "
+        "as of any valid time and as known at any transaction time.",
+        lifespan=lifespan,
+    )
+    app.state.service = Service(settings=settings, timeline=timeline, feed=feed)
+    problems.install(app)
+    app.include_router(routes.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "If-None-Match"],
+            expose_headers=["ETag", "Link"],
+        )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error answered as problem details.
+
+    FastAPI documents a 422 with its own error shape for any route with
+    parameters; this API answers invalid parameters with a 400 problem.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+    )
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            unprocessable = responses.get("422")
+            if unprocessable and problems.MEDIA_TYPE not in unprocessable.get("content", {}):
+                del responses["422"]  # FastAPI's own: never answered
+            for status in ("400", "503"):
+                responses.setdefault(status, routes.problem(status))
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = document
+    return document

@@ -1,0 +1,1 @@
+"""The read side: every state item kept as bitemporal versions, and the queries over them."""

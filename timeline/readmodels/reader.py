@@ -1,0 +1,392 @@
+"""Questions about the past, answered from the version tables by range queries.
+
+A version counts as of T (valid time) as known at K (transaction time) when
+``valid_from < T <= valid_to`` and ``recorded_from < K <= recorded_to``
+(NULL ends are open); "known now" is ``recorded_to IS NULL``. Its causes
+are the links to events of the same item and ``valid_from`` that count as
+known at K. Derived fields come from `projections.state.finish`: `certain`
+from ``certain_from``, a position's `pressed_by` from the pressure items
+that count, a pledge's `category` from the declarations known at K.
+
+A diff reads only what can differ: the versions starting between the two
+dates, those whose certainty turns between them, and (when the two sides
+are known at different times) those recorded or superseded in between;
+the events behind each change follow the rule of `projections.diff`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from projections import State
+from projections.diff import Diff
+from projections.fold import Version
+from projections.positions import Position
+from projections.refs import Ref
+from projections.state import ACTOR_FIELDS, EVERYTHING, Context, Filter, Item, Key, finish
+from timeline.readmodels.tables import (
+    VERSIONS,
+    VersionTable,
+    declared_items,
+    state_events,
+    state_items,
+)
+from timeline.store import EventStore, rows
+from timeline.store.schema import events as events_table
+
+Versioned = tuple[dt.datetime, dt.datetime | None, Any]
+"""(valid_from, valid_to, item with its causes)."""
+PAGE = 5_000
+
+
+def counts(
+    table: sa.FromClause, as_of: dt.datetime | None, known_at: dt.datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """The rows of a version or link table that count as of `as_of`, as known at `known_at`.
+
+    `as_of` None leaves valid time open (every version known at `known_at`).
+    """
+    c = table.c
+    found: list[sa.ColumnElement[bool]] = []
+    if as_of is not None:
+        found += [c.valid_from < as_of, sa.or_(c.valid_to.is_(None), c.valid_to >= as_of)]
+    if known_at is None:
+        found.append(c.recorded_to.is_(None))
+    else:
+        found += [
+            c.recorded_from < known_at,
+            sa.or_(c.recorded_to.is_(None), c.recorded_to >= known_at),
+        ]
+    return found
+
+
+def _key_columns(versions: VersionTable) -> list[sa.Column[Any]]:
+    return [versions.table.c[name] for f in versions.keys for name in f.names]
+
+
+def conditions(versions: VersionTable, where: Filter) -> list[sa.ColumnElement[bool]]:
+    """A filter in SQL, as far as columns allow; `Filter.keeps` checks lists once decoded."""
+    c = versions.table.c
+    found: list[sa.ColumnElement[bool]] = []
+    if where.dossier is not None:
+        found.append(c.dossier == where.dossier)
+    if where.issue is not None:
+        found.append(c.issue == where.issue)
+    fields = ACTOR_FIELDS[versions.section]
+    if where.actor is not None and all(not isinstance(c[f].type, sa.JSON) for f in fields):
+        found.append(sa.or_(*(c[f] == where.actor for f in fields)))
+    return found
+
+
+def _pressing(
+    conn: Connection,
+    wanted: Sequence[tuple[str, str, str]],
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+) -> list[tuple[str, str, str, str]]:
+    """(dossier, target, issue, actor) of the pressure items on these positions that
+    count as of `as_of`, as known at `known_at`.
+
+    Written out for the driver: the keys asked for are joined as rows, so
+    each probes the index on (dossier, target, issue), and a page of positions
+    asks for hundreds at once, which SQLAlchemy would compile anew every time.
+    SQLite takes the rows as a union; PostgreSQL as three arrays unnested,
+    since planning a union of 300 rows took it 27 ms, twice the query's time.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    time: Callable[[dt.datetime], Any] = rows.time_to_sqlite if sqlite else rows.aware
+    parameters: list[Any]
+    if sqlite:
+        asked = " UNION ALL ".join(
+            [f"SELECT {mark} AS dossier, {mark} AS target, {mark} AS issue"] * len(wanted)
+        )
+        parameters = [value for key in wanted for value in key]
+    else:
+        asked = (
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(dossier, target, issue)"
+        )
+        parameters = (
+            [list(column) for column in zip(*wanted, strict=True)] if wanted else [[], [], []]
+        )
+    known = "p.recorded_to IS NULL"
+    parameters += [time(as_of), time(as_of)]
+    if known_at is not None:
+        known = f"p.recorded_from < {mark} AND (p.recorded_to IS NULL OR p.recorded_to >= {mark})"
+        parameters += [time(known_at), time(known_at)]
+    statement = (
+        f"SELECT p.dossier, p.target, p.issue, p.actor FROM ({asked}) AS asked "
+        "JOIN pressure_versions AS p ON p.dossier = asked.dossier "
+        "AND p.target = asked.target AND p.issue = asked.issue "
+        f"WHERE p.valid_from < {mark} AND (p.valid_to IS NULL OR p.valid_to >= {mark}) AND {known}"
+    )
+    found: list[tuple[str, str, str, str]] = rows.execute(conn, statement, parameters).fetchall()
+    return found
+
+
+def key_text(key: Sequence[str]) -> str:
+    """An item's key after its dossier, as the JSON array `state_items.key` holds."""
+    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
+
+
+class Reader:
+    """The read side's queries, on one engine."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    # -- versions ------------------------------------------------------------------
+
+    def in_force(
+        self, versions: VersionTable, items: Any, as_of: dt.datetime, known_at: dt.datetime | None
+    ) -> sa.Select[tuple[int]]:
+        """The version of each item (ids `items` of `state_items`, a list or a query) that
+        counts as of `as_of`, as known at `known_at`.
+
+        It is the latest to begin before `as_of` of those known then (the versions
+        of an item known at one time follow each other without gaps): one seek
+        backwards in the index on (item_id, valid_from) per item, whatever the
+        length of its history."""
+        # An alias: inside `with_causes` the version table itself must not correlate.
+        v, s = versions.table.alias(), state_items
+        latest = (
+            sa.select(v.c.id)
+            .where(v.c.item_id == s.c.id, v.c.valid_from < as_of, *counts(v, None, known_at))
+            .order_by(v.c.valid_from.desc())
+            .limit(1)
+            .correlate(s)
+            .scalar_subquery()
+        )
+        if isinstance(items, sa.Select):
+            return sa.select(latest).where(s.c.id.in_(items))
+        return sa.select(latest).where(rows.among(s.c.id, items, self.engine.dialect.name))
+
+    def _ids(self, conn: Connection, ids: sa.Select[Any]) -> list[int]:
+        """The version ids a query selects, read first: PostgreSQL joins a list of ids by
+        its primary key, where it would hash the whole version table to join a subquery
+        (500 ms a page of 5,000 positions at a million events, against 25 ms)."""
+        return [i for i in conn.scalars(ids) if i is not None]
+
+    def _item_pages(
+        self, conn: Connection, versions: VersionTable, where: Filter
+    ) -> Iterator[list[int]]:
+        """The ids of the items of a section `where` may keep, a page at a time."""
+        s = state_items
+        query = sa.select(s.c.id).where(s.c.section == versions.section)
+        if where.dossier is not None:
+            query = query.where(s.c.dossier == where.dossier)
+        if versions.section == "positions" and where.actor is not None and where.issue is not None:
+            query = query.where(s.c.key == key_text((where.actor, where.issue)))
+        last = 0
+        while True:
+            page = list(conn.scalars(query.where(s.c.id > last).order_by(s.c.id).limit(PAGE)))
+            if page:
+                yield page
+            if len(page) < PAGE:
+                return
+            last = page[-1]
+
+    def with_causes(
+        self,
+        conn: Connection,
+        versions: VersionTable,
+        ids: sa.Select[Any],
+        known_at: dt.datetime | None,
+    ) -> list[tuple[tuple[Any, ...], Versioned]]:
+        """The versions with these ids, each with its sort position and causes, by item."""
+        t, links, e = versions.table, state_events, events_table
+        joined = t.outerjoin(
+            links,
+            sa.and_(
+                links.c.item_id == t.c.item_id,
+                links.c.valid_from == t.c.valid_from,
+                *counts(links, None, known_at),
+            ),
+        ).outerjoin(e, e.c.position == links.c.event)
+        # The driver's values, decoded here: SQLAlchemy's processing of each costs more.
+        selected = [t.c.id, t.c.valid_from, t.c.valid_to, t.c.item_id, *versions.columns(), e.c.key]
+        query = (
+            sa.select(*(sa.type_coerce(c, sa.types.NullType()) for c in selected))
+            .select_from(joined)
+            .where(rows.among(t.c.id, self._ids(conn, ids), conn.dialect.name))
+            .order_by(t.c.item_id, t.c.valid_from, t.c.id)
+        )
+        dialect = conn.dialect.name
+        raw = versions.raw(dialect)
+        time: Callable[[Any], dt.datetime] = (
+            rows.time_from_sqlite if dialect == "sqlite" else rows.time_from_postgresql
+        )
+        refs: dict[tuple[str, str], Ref] = {}
+        found: list[tuple[tuple[Any, ...], Versioned]] = []
+        for _, group in itertools.groupby(conn.execute(query), key=lambda row: row[0]):
+            rows_ = list(group)
+            first = rows_[0]
+            values = raw(first[4:-1])
+            dossier = values[0]
+            causes = []
+            for r in rows_:
+                if r[-1] is not None:
+                    ref = refs.get((dossier, r[-1]))
+                    if ref is None:
+                        ref = refs[(dossier, r[-1])] = Ref(dossier, r[-1])
+                    causes.append(ref)
+            item = versions.item(values, events=tuple(sorted(causes)))
+            valid_from = time(first[1])
+            valid_to = None if first[2] is None else time(first[2])
+            order = (first[3], first[1], first[0])
+            found.append((order, (valid_from, valid_to, item)))
+        return found
+
+    # -- state -----------------------------------------------------------------------
+
+    def items(
+        self,
+        as_of: dt.datetime,
+        *,
+        known_at: dt.datetime | None = None,
+        where: Filter = EVERYTHING,
+    ) -> Iterator[Item]:
+        """The state's items, section by section, read a page of items at a time: memory
+        holds a page, whatever the size of the state. Within a section they come in no
+        particular order (`state` sorts them)."""
+        with self.engine.connect() as conn:
+            categories = self.categories(conn, known_at, where.dossier)
+            for name, versions in VERSIONS.items():
+                if not where.wants(name):
+                    continue
+                for page in self._item_pages(conn, versions, where):
+                    ids = self.in_force(versions, page, as_of, known_at)
+                    found = self.with_causes(conn, versions, ids, known_at)
+                    kept = [item for _, (_, _, item) in found if where.keeps(item)]
+                    context = self.context(conn, as_of, known_at, kept, categories)
+                    yield from (finish(item, context) for item in kept)
+
+    def state(
+        self,
+        as_of: dt.datetime,
+        *,
+        known_at: dt.datetime | None = None,
+        where: Filter = EVERYTHING,
+    ) -> State:
+        """The state as of `as_of`, as known at `known_at` (None: now)."""
+        items = list(self.items(as_of, known_at=known_at, where=where))
+        return State.of(as_of=as_of, known_at=known_at, items=items)
+
+    def item_ids(
+        self, conn: Connection, section: str, key: Sequence[str], dossier: str | None = None
+    ) -> list[int]:
+        """The ids of the items of `section` with this key after the dossier (in `dossier`,
+        or in any when None)."""
+        t = state_items
+        query = sa.select(t.c.id).where(t.c.section == section, t.c.key == key_text(key))
+        if dossier is not None:
+            query = query.where(t.c.dossier == dossier)
+        return list(conn.scalars(query))
+
+    def context(
+        self,
+        conn: Connection,
+        as_of: dt.datetime,
+        known_at: dt.datetime | None,
+        items: Sequence[Item],
+        categories: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Context:
+        """What the derived fields of `items` need, as of `as_of` and known at `known_at`:
+        the pressure on the positions among them, and the dossiers' categories."""
+        if categories is None:
+            categories = self.categories(conn, known_at, None)
+        found = categories
+        wanted = sorted({(p.dossier, p.actor, p.issue) for p in items if isinstance(p, Position)})
+        pressing: dict[tuple[str, str, str], list[str]] = {}
+        for chunk in rows.chunks(wanted, 300):
+            for dossier, target, issue, actor in _pressing(conn, chunk, as_of, known_at):
+                pressing.setdefault((dossier, target, issue), []).append(actor)
+        return Context(
+            as_of=as_of,
+            categories=lambda d: found.get(d, {}),
+            pressing=lambda d, t, i: tuple(sorted(pressing.get((d, t, i), ()))),
+        )
+
+    def categories(
+        self, conn: Connection, known_at: dt.datetime | None, dossier: str | None
+    ) -> Mapping[str, Mapping[str, str]]:
+        """Each dossier's item categories as known at `known_at`: the later declaration
+        wins, by (valid start, key) of the declaring event, as in `projections.record`."""
+        d, e = declared_items, events_table
+        query = (
+            sa.select(d.c.dossier, d.c.code, d.c.category, d.c.declared, e.c.key)
+            .select_from(d.join(e, e.c.position == d.c.event))
+            .where(*counts(d, None, known_at))
+        )
+        if dossier is not None:
+            query = query.where(d.c.dossier == dossier)
+        found: dict[str, dict[str, str]] = {}
+        for name, code, category, *_ in sorted(conn.execute(query), key=lambda r: (r[0], *r[3:])):
+            found.setdefault(name, {})[code] = category
+        return found
+
+    def names(self) -> dict[str, set[str]]:
+        """The dossiers the store holds, and every actor and issue they declared."""
+        from timeline.readmodels.tables import declared_actors, declared_issues
+
+        with self.engine.connect() as conn:
+            return {
+                "dossier": set(self.store.dossiers()),
+                "actor": set(conn.scalars(sa.select(declared_actors.c.code).distinct())),
+                "issue": set(conn.scalars(sa.select(declared_issues.c.code).distinct())),
+            }
+
+    def dossiers_of(self, section: str, key: Key) -> list[str]:
+        """The dossiers that have an item of `section` with this key (without the dossier)."""
+        t = state_items
+        with self.engine.connect() as conn:
+            query = sa.select(t.c.dossier).where(t.c.section == section, t.c.key == key_text(key))
+            return sorted(conn.scalars(query))
+
+    # -- history ---------------------------------------------------------------------
+
+    def history(
+        self, section: str, key: Key, *, known_at: dt.datetime | None = None
+    ) -> tuple[Version, ...]:
+        """Every version of one item as known at `known_at`, oldest first; derived fields
+        as of the first instant each is in force."""
+        versions = VERSIONS[section]
+        with self.engine.connect() as conn:
+            v = versions.table.alias()
+            ids = self.item_ids(conn, section, key[1:], key[0])
+            every = sa.select(v.c.id).where(v.c.item_id.in_(ids), *counts(v, None, known_at))
+            found = [version for _, version in self.with_causes(conn, versions, every, known_at)]
+            categories = self.categories(conn, known_at, key[0])
+            result = []
+            for valid_from, valid_to, item in found:
+                first = valid_from + dt.timedelta(microseconds=1)
+                context = self.context(conn, first, known_at, [item], categories)
+                result.append(
+                    Version(valid_from=valid_from, valid_to=valid_to, item=finish(item, context))
+                )
+        return tuple(result)
+
+    # -- diff ----------------------------------------------------------------------------
+
+    def diff(
+        self,
+        from_: dt.datetime,
+        to: dt.datetime,
+        *,
+        from_known_at: dt.datetime | None = None,
+        to_known_at: dt.datetime | None = None,
+        where: Filter = EVERYTHING,
+    ) -> Diff:
+        """What changed from `from_` (known at `from_known_at`) to `to` (known at `to_known_at`)."""
+        from timeline.readmodels.diffs import IndexedDiff
+
+        with self.engine.connect() as conn:
+            return IndexedDiff(self, conn, from_, to, from_known_at, to_known_at, where).run()

@@ -1,0 +1,248 @@
+"""The read models' tables: every state item as versions, bitemporally.
+
+One table per section (`position_versions`, ...), generated from the item
+classes (`timeline.readmodels.columns`). A row is one version of one item:
+its key and content columns, and two intervals, the way bitemporal
+databases keep facts (SQL:2011 system-versioned tables, XTDB):
+
+* valid time, ``valid_from`` and ``valid_to``: the version counts as of a
+  cutoff T when ``valid_from < T <= valid_to`` (``valid_to`` NULL: still so);
+* transaction time, ``recorded_from`` and ``recorded_to``: the store believed
+  it as known at K when ``recorded_from < K <= recorded_to`` (NULL: still
+  believed).
+
+Rows are only ever inserted, and closed by setting ``recorded_to``; nothing
+is deleted, so "as known at K" is answered from the same rows as "as known
+now". ``certain_from`` is when the interval the version rests on ends.
+
+`state_items` gives every item an integer id; `state_events` links each
+version (item and ``valid_from``) to the events that made it, with their
+own transaction time; `declared_*` hold the names dossiers declare. Views
+named after the sections give the current state. These tables are a
+contract: see the README's SQL section.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import orjson
+import sqlalchemy as sa
+
+from projections import SECTIONS
+from timeline.readmodels.columns import Decode, Field, item_fields
+from timeline.store import rows
+from timeline.store.schema import NAME_LENGTH, UTCDateTime, metadata
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""Row ids: SQLite makes an INTEGER PRIMARY KEY the rowid, with no index of its own."""
+
+TABLE_NAMES = {
+    "positions": "position_versions",
+    "pledges": "pledge_versions",
+    "totals": "total_versions",
+    "requests": "request_versions",
+    "precedents": "precedent_versions",
+    "pressure": "pressure_versions",
+    "coalitions": "coalition_versions",
+    "formed": "formed_coalition_versions",
+}
+TIMES = ("valid_from", "valid_to", "recorded_from", "recorded_to")
+
+
+@attrs.frozen
+class VersionTable:
+    """One section's version table, and how items and rows convert."""
+
+    section: str
+    cls: type[Any]
+    table: sa.Table
+    keys: tuple[Field, ...]
+    content: tuple[Field, ...]
+    certain: bool
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return (*self.keys, *self.content)
+
+    def values(self, item: Any) -> list[Any]:
+        """The key and content column values of `item`, in column order."""
+        found: list[Any] = []
+        for f in self.fields:
+            found.extend(f.encode(getattr(item, f.name)))
+        return found
+
+    def item(self, values: Sequence[Any], **extra: Any) -> Any:
+        """The item from its column values, with `extra` fields (causes, derived fields;
+        those not given at their defaults)."""
+        dossier = values[0]
+        for name, decode, start, stop in self._plan:
+            extra[name] = decode(values[start:stop], dossier)
+        return self.cls(**extra)
+
+    @functools.cached_property
+    def _plan(self) -> list[tuple[str, Decode, int, int]]:
+        plan, at = [], 0
+        for f in self.fields:
+            plan.append((f.name, f.decode, at, at + f.width))
+            at += f.width
+        return plan
+
+    def raw(self, dialect: str) -> Callable[[Sequence[Any]], list[Any]]:
+        """How the driver's values of the key and content columns become those `item`
+        takes (`timeline.store.rows` reads the events table the same way)."""
+        converters = [
+            (index, convert)
+            for index, (_, kind, _) in enumerate(s for f in self.fields for s in f.specs)
+            if (convert := raw_converter(kind, dialect)) is not None
+        ]
+
+        def convert_all(values: Sequence[Any]) -> list[Any]:
+            found = list(values)
+            for index, convert in converters:
+                if found[index] is not None:
+                    found[index] = convert(found[index])
+            return found
+
+        return convert_all
+
+    def columns(self) -> list[sa.Column[Any]]:
+        """The key and content columns, in the order `values` and `item` use."""
+        return [self.table.c[name] for f in self.fields for name in f.names]
+
+
+def raw_converter(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any], Any] | None:
+    """How a raw driver value of a column of type `kind` becomes a Python value; None: as
+    it comes."""
+    if isinstance(kind, UTCDateTime):
+        return rows.time_from_sqlite if dialect == "sqlite" else rows.time_from_postgresql
+    if isinstance(kind, sa.JSON) and dialect == "sqlite":
+        return orjson.loads
+    if isinstance(kind, sa.Boolean) and dialect == "sqlite":
+        return bool
+    return None
+
+
+def _partial(name: str, where: sa.TextClause, *columns: str) -> sa.Index:
+    """An index of the rows `where` selects, on both backends."""
+    return sa.Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+def _version_table(section: str, cls: type[Any]) -> VersionTable:
+    keys, content = item_fields(cls)
+    certain = "certain" in attrs.fields_dict(cls)
+    extra: list[Any] = [
+        sa.Column("id", Id, primary_key=True, autoincrement=False),
+        sa.Column("item_id", sa.BigInteger(), nullable=False),
+    ]
+    columns = [column for f in (*keys, *content) for column in f.columns()]
+    times: list[Any] = [
+        sa.Column("valid_from", UTCDateTime(), nullable=False),
+        sa.Column("valid_to", UTCDateTime(), nullable=True),
+        sa.Column("recorded_from", UTCDateTime(), nullable=False),
+        sa.Column("recorded_to", UTCDateTime(), nullable=True),
+    ]
+    if certain:
+        times.append(sa.Column("certain_from", UTCDateTime(), nullable=True))
+    name = TABLE_NAMES[section]
+    indexes: list[Any] = [
+        sa.Index(None, "item_id", "valid_from"),
+        sa.Index(None, "valid_from"),
+        sa.Index(None, "recorded_from"),
+    ]
+    if certain:
+        indexes.append(sa.Index(None, "certain_from"))
+    if section == "pressure":
+        # A position's `pressed_by`: the pressure on its actor and issue.
+        indexes.append(sa.Index(None, "dossier", "target", "issue", "valid_from"))
+    if section == "positions":
+        # The projector derives coalitions from the current positions on one
+        # issue from some time on, and finds the positions waiting for a donor.
+        current = sa.text("recorded_to IS NULL")
+        waiting = sa.text("condition_actor IS NOT NULL AND recorded_to IS NULL")
+        indexes += [
+            _partial(f"ix_{name}_issue_current", current, "dossier", "issue", "valid_from"),
+            _partial(f"ix_{name}_waiting", waiting, "dossier", "condition_actor"),
+        ]
+    table = sa.Table(name, metadata, *extra, *columns, *times, *indexes)
+    return VersionTable(section, cls, table, tuple(keys), tuple(content), certain)
+
+
+VERSIONS: dict[str, VersionTable] = {
+    section: _version_table(section, cls) for section, cls in SECTIONS.items()
+}
+
+state_items = sa.Table(
+    "state_items",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=False),
+    sa.Column("section", sa.String(32), nullable=False),
+    sa.Column("dossier", sa.String(NAME_LENGTH), nullable=False),
+    # The other parts of the item's key, as a JSON array: ["DEU", "mbt-for-ukraine"].
+    sa.Column("key", sa.Text(), nullable=False),
+    sa.UniqueConstraint("section", "dossier", "key"),
+)
+
+state_events = sa.Table(
+    "state_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=False),
+    sa.Column("item_id", sa.BigInteger(), nullable=False),
+    sa.Column("valid_from", UTCDateTime(), nullable=False),
+    # The event's position in `events`.
+    sa.Column("event", sa.BigInteger(), nullable=False),
+    # False: the event folds into the item; true: it changed the item through
+    # another (a pledge meeting a condition, a position moving a coalition).
+    sa.Column("effect", sa.Boolean(), nullable=False),
+    sa.Column("recorded_from", UTCDateTime(), nullable=False),
+    sa.Column("recorded_to", UTCDateTime(), nullable=True),
+    sa.Index(None, "item_id", "valid_from"),
+    sa.Index(None, "event"),
+)
+
+
+def _declared(name: str, *extra: sa.Column[Any]) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", Id, primary_key=True, autoincrement=False),
+        sa.Column("dossier", sa.String(NAME_LENGTH), nullable=False),
+        sa.Column("code", sa.String(NAME_LENGTH), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        *extra,
+        # The position of the `dossier.declared` event that declared it, and
+        # its valid start: of two declarations of a code, the later one (by
+        # that start, then the event's key) holds.
+        sa.Column("event", sa.BigInteger(), nullable=False),
+        sa.Column("declared", UTCDateTime(), nullable=False),
+        sa.Column("recorded_from", UTCDateTime(), nullable=False),
+        sa.Column("recorded_to", UTCDateTime(), nullable=True),
+        sa.Index(None, "dossier", "code"),
+    )
+
+
+declared_actors = _declared("declared_actors")
+declared_items = _declared("declared_items", sa.Column("category", sa.Text(), nullable=False))
+declared_issues = _declared("declared_issues")
+DECLARED = {"actors": declared_actors, "items": declared_items, "issues": declared_issues}
+
+checkpoints = sa.Table(
+    "projector_checkpoints",
+    metadata,
+    sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+)
+
+pending_references = sa.Table(
+    "pending_references",
+    metadata,
+    # An event whose reference (a decision's request, a fix's target) named
+    # nothing when it was projected: the projector looks again as events come.
+    sa.Column("event", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("dossier", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("reference", sa.Text(), nullable=False),
+)

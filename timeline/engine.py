@@ -147,8 +147,9 @@ class Timeline:
         follower running beside them makes this a no-op.
         """
         if self.catch_up:
+            head = self.store.head()
             with self.store.engine.connect() as conn:
-                behind = checkpoint(conn) < self.store.head()
+                behind = checkpoint(conn) < head
             if behind:
                 self.projector.catch_up()
         return self.reader

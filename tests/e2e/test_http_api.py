@@ -4,6 +4,7 @@ on SQLite and PostgreSQL. The seed's golden facts through the API are in
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -149,6 +150,19 @@ def test_a_dossier_lists_its_names_sources_and_counts(client: httpx.Client) -> N
     types = {t["name"]: t["count"] for t in found["types"]}
     assert types["dossier.declared"] == 1
     assert sum(types.values()) == found["events"]
+
+
+def test_many_clients_at_once_are_all_answered(server: Server) -> None:
+    """More concurrent requests than the server answers at once wait their turn: none
+    fails for want of a database connection."""
+    paths = ["/api/state?as_of=2023-01-26", "/api/dossiers/ukraine-mbt-2023", "/healthz"]
+
+    async def ask_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            answers = await asyncio.gather(*(client.get(paths[i % 3]) for i in range(120)))
+        return [answer.status_code for answer in answers]
+
+    assert set(asyncio.run(ask_all())) == {200}
 
 
 def test_openapi_and_docs_are_served(client: httpx.Client) -> None:

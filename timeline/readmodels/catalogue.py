@@ -68,7 +68,8 @@ def summaries(store: EventStore, dossier: str | None = None) -> list[Summary]:
         query = query.where(e.c.dossier == dossier)
     with store.engine.connect() as conn:
         found = conn.execute(query.order_by(e.c.dossier)).all()
-        titles = _titles(store, conn, [name for name, *_ in found])
+        declarations = _last_declarations(conn, [name for name, *_ in found])
+    titles = _titles(store, declarations)
     return [
         Summary(
             dossier=name,
@@ -124,16 +125,20 @@ def _declared(conn: Connection, table: sa.Table, dossier: str) -> tuple[Declared
     return tuple(holding[code] for code in sorted(holding))
 
 
-def _titles(store: EventStore, conn: Connection, dossiers: list[str]) -> dict[str, str]:
-    """The title of each dossier's last standing declaration."""
-    last: dict[str, int] = {}
+def _last_declarations(conn: Connection, dossiers: list[str]) -> list[int]:
+    """The position of each dossier's last standing declaration."""
+    last: list[int] = []
     for name in dossiers:
         rows = [row for table in DECLARED.values() for row in _standing(conn, table, name)]
-        rows.sort(key=lambda row: (row.declared, row.event_key))
         if rows:
-            last[name] = rows[-1].event
+            last.append(max(rows, key=lambda row: (row.declared, row.event_key)).event)
+    return last
+
+
+def _titles(store: EventStore, declarations: list[int]) -> dict[str, str]:
+    """The title of each dossier's declaration at these positions."""
     found: dict[str, str] = {}
-    for envelope in store.at(last.values()).values():
+    for envelope in store.at(declarations).values():
         if isinstance(envelope.event, DossierDeclared):
             found[envelope.dossier] = envelope.event.title
     return found

@@ -286,7 +286,7 @@ class IndexedDiff:
     @functools.cached_property
     def declarations(self) -> set[Ref]:
         """Declarations recorded between the two transaction times."""
-        found = self.reader.store.at(self._recorded_between([DossierDeclared.type]))
+        found = self.reader.store.at(self._recorded_between([DossierDeclared.type]), conn=self.conn)
         return {Ref.of(e) for e in found.values()}
 
     @functools.cached_property
@@ -295,12 +295,14 @@ class IndexedDiff:
         each reaches (through fixes of fixes)."""
         types = [cls.type for cls in FIXES]
         found: dict[int, set[Ref]] = {}
-        for fix in self.reader.store.at(self._recorded_between(types)).values():
+        positions = self._recorded_between(types)
+        for fix in self.reader.store.at(positions, conn=self.conn).values():
             target, seen = fix, set()
             while isinstance(target.event, FIXES) and target.id not in seen:
                 seen.add(target.id)
                 named = reference(target)
-                next_target = self.reader.store.find(target.dossier, [named]).get(named)
+                found_now = self.reader.store.find(target.dossier, [named], conn=self.conn)
+                next_target = found_now.get(named)
                 if next_target is None:
                     break
                 target = next_target

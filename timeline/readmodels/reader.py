@@ -337,9 +337,10 @@ class Reader:
         """The dossiers the store holds, and every actor and issue they declared."""
         from timeline.readmodels.tables import declared_actors, declared_issues
 
+        dossiers = set(self.store.dossiers())
         with self.engine.connect() as conn:
             return {
-                "dossier": set(self.store.dossiers()),
+                "dossier": dossiers,
                 "actor": set(conn.scalars(sa.select(declared_actors.c.code).distinct())),
                 "issue": set(conn.scalars(sa.select(declared_issues.c.code).distinct())),
             }

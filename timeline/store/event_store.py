@@ -328,18 +328,24 @@ class EventStore:
             return list(conn.scalars(query))
 
     def find(
-        self, dossier: str, keys_or_ids: Iterable[str], *, through: int | None = None
+        self,
+        dossier: str,
+        keys_or_ids: Iterable[str],
+        *,
+        through: int | None = None,
+        conn: Connection | None = None,
     ) -> dict[str, Envelope]:
         """The stored events of `dossier` named by key or by id, by that name.
 
         A name is a key, else an id in any spelling `uuid.UUID` reads: the
         rule of `projections.refs`. `through` leaves out events after that position.
+        A caller holding a connection passes it (`conn`), so as not to hold two.
         """
         names = list(dict.fromkeys(keys_or_ids))
         by_key: dict[str, Envelope] = {}
         by_id: dict[uuid.UUID, Envelope] = {}
         dialect = self.engine.dialect.name
-        with self.engine.connect() as conn:
+        with self._connection(conn) as conn:
             for chunk in rows.chunks(names):
                 ids = [i for i in map(_as_uuid, chunk) if i is not None]
                 # Two queries, not one with OR: each can use its unique index,
@@ -362,15 +368,26 @@ class EventStore:
                 found[name] = match
         return found
 
-    def at(self, positions: Iterable[int], *, sources: bool = True) -> dict[int, Envelope]:
+    def at(
+        self, positions: Iterable[int], *, sources: bool = True, conn: Connection | None = None
+    ) -> dict[int, Envelope]:
         """The stored events at these positions, by position (without `sources`, without
-        their citations)."""
+        their citations); on the caller's connection, if it passes one."""
         found: dict[int, Envelope] = {}
-        with self.engine.connect() as conn:
+        with self._connection(conn) as conn:
             for chunk in rows.chunks(sorted(set(positions))):
                 query = rows.select(sources=sources).where(table.c.position.in_(chunk))
                 found.update((e.position or 0, e) for e in rows.fetch(conn, query))
         return found
+
+    @contextlib.contextmanager
+    def _connection(self, held: Connection | None) -> Iterator[Connection]:
+        """The caller's connection, else one of our own for the block."""
+        if held is not None:
+            yield held
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     def find_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Envelope]:
         """The stored events with these ids, whatever their dossier."""

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from importlib import metadata
 from typing import Any
 
+import anyio.to_thread
 import attrs
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -27,8 +28,15 @@ from timeline.interfaces.server import problems, routes
 from timeline.interfaces.server.feed import Feed
 from timeline.readmodels.projector import Projector
 from timeline.store import EventStore
+from timeline.store.database import create_engine
 
 log = logging.getLogger("timeline.server")
+THREADS = 16
+"""Requests answered at once (each in a thread: the engine is synchronous); more wait
+their turn, so the connection pool below never runs dry."""
+CONNECTIONS = 2 * THREADS + 4
+"""A read on PostgreSQL may hold a second connection for its next page; the feed, its
+listener and the follower hold their own."""
 MAX_BODY = 16 * 1024 * 1024
 """The largest request body taken, in bytes: an import of some 50,000 events."""
 
@@ -83,13 +91,16 @@ class Follower:
 
 def create_app(settings: Settings) -> FastAPI:
     """The application on `settings.url`, whose schema must be current."""
-    store = EventStore.open(settings.url)
+    store = EventStore(
+        create_engine(settings.url, pool_size=CONNECTIONS, max_overflow=0, pool_timeout=30)
+    )
     timeline = Timeline(store)
     feed = Feed(store, poll=settings.poll)
     follower = Follower(timeline.projector, settings.poll)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         feed.start()
         follower.start()
         try:

@@ -133,6 +133,14 @@ def install(app: FastAPI) -> None:
         detail = "the database cannot be reached or is busy; try again"
         return Problem(503, "store-unavailable", "Database unavailable", detail).response(request)
 
+    @app.exception_handler(sa.exc.TimeoutError)
+    async def busy(request: Request, err: sa.exc.TimeoutError) -> Response:
+        log.warning("no database connection free for %s: %s", request.url.path, err)
+        detail = "every database connection is busy; try again"
+        found = Problem(503, "store-unavailable", "Database busy", detail)
+        found.headers["Retry-After"] = "1"
+        return found.response(request)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)

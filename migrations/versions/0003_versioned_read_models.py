@@ -483,6 +483,13 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "item_names",
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("item_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("kind", "name", "item_id", name=op.f("pk_item_names")),
+    )
+    op.create_table(
         "total_versions",
         sa.Column(
             "id",
@@ -523,6 +530,7 @@ def downgrade() -> None:
     for section in SECTIONS:
         op.execute(f"DROP VIEW current_{section}")
     op.drop_table("total_versions")
+    op.drop_table("item_names")
     op.drop_table("state_items")
     op.drop_table("state_events")
     op.drop_table("request_versions")

@@ -60,6 +60,7 @@ from timeline.readmodels.tables import (
     DECLARED,
     VERSIONS,
     checkpoints,
+    item_names,
     pending_references,
     state_events,
     state_items,
@@ -333,6 +334,7 @@ def _read_model_tables() -> list[sa.Table]:
         *(v.table for v in VERSIONS.values()),
         state_items,
         state_events,
+        item_names,
         *DECLARED.values(),
         pending_references,
     ]

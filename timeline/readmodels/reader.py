@@ -35,6 +35,7 @@ from timeline.readmodels.tables import (
     VERSIONS,
     VersionTable,
     declared_items,
+    item_names,
     state_events,
     state_items,
 )
@@ -183,8 +184,11 @@ class Reader:
         query = sa.select(s.c.id).where(s.c.section == versions.section)
         if where.dossier is not None:
             query = query.where(s.c.dossier == where.dossier)
-        if versions.section == "positions" and where.actor is not None and where.issue is not None:
-            query = query.where(s.c.key == key_text((where.actor, where.issue)))
+        for kind, name in (("actor", where.actor), ("issue", where.issue)):
+            if name is not None:
+                n = item_names.c
+                named = sa.select(n.item_id).where(n.kind == kind, n.name == name)
+                query = query.where(s.c.id.in_(named))
         last = 0
         while True:
             page = list(conn.scalars(query.where(s.c.id > last).order_by(s.c.id).limit(PAGE)))

@@ -25,7 +25,7 @@ contract: see the README's SQL section.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -33,6 +33,7 @@ import orjson
 import sqlalchemy as sa
 
 from projections import SECTIONS
+from projections.state import ACTOR_FIELDS
 from timeline.readmodels.columns import Decode, Field, item_fields
 from timeline.store import rows
 from timeline.store.schema import NAME_LENGTH, UTCDateTime, metadata
@@ -185,6 +186,31 @@ state_items = sa.Table(
     sa.Column("key", sa.Text(), nullable=False),
     sa.UniqueConstraint("section", "dossier", "key"),
 )
+
+item_names = sa.Table(
+    "item_names",
+    metadata,
+    # Every actor and every issue that any version of an item has named (in the
+    # fields of `projections.state.ACTOR_FIELDS`, and `issue`): a superset, so an
+    # actor or issue filter picks its items by this index and then checks the
+    # version in force. Rows are only ever added.
+    sa.Column("kind", sa.String(8), primary_key=True),  # "actor" or "issue"
+    sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("item_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+)
+
+
+def names_of(section: str, item: Any) -> Iterator[tuple[str, str]]:
+    """The actors and the issue an item names, as rows of `item_names` take them."""
+    for field in ACTOR_FIELDS[section]:
+        value = getattr(item, field)
+        for actor in value if isinstance(value, tuple) else (value,):
+            if actor is not None:
+                yield "actor", actor
+    issue = getattr(item, "issue", None)
+    if issue is not None:
+        yield "issue", issue
+
 
 state_events = sa.Table(
     "state_events",

@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from timeline.readmodels.tables import VersionTable, state_events
+from timeline.readmodels.tables import VersionTable, item_names, names_of, state_events
 from timeline.store import rows
 from timeline.store.schema import UTCDateTime
 
@@ -166,6 +166,8 @@ class Rewrite:
     ids: dict[str, int]
     closed: dict[str, list[int]] = attrs.Factory(dict)
     inserted: dict[str, list[tuple[Any, ...]]] = attrs.Factory(dict)
+    named: set[tuple[str, str, int]] = attrs.Factory(set)
+    """Rows for `item_names`: added where missing, since earlier versions named most."""
 
     def new_id(self, table: str) -> int:
         self.ids[table] += 1
@@ -198,6 +200,9 @@ class Rewrite:
                 times = (*times, found.certain_from())
             row = (self.new_id(name), item, *values, *times)
             self.inserted.setdefault(name, []).append(row)
+            self.named.update(
+                (kind, named, item) for kind, named in names_of(versions.section, found)
+            )
         if kept:
             changed = True
             self.closed.setdefault(name, []).extend(r.id for r in kept.values())
@@ -226,8 +231,16 @@ class Rewrite:
         for name, inserted in self.inserted.items():
             if inserted:
                 insert(conn, tables[name], inserted)
+        if self.named:
+            mark = "?" if conn.dialect.name == "sqlite" else "%s"
+            statement = (
+                f"INSERT INTO {item_names.name} (kind, name, item_id) "
+                f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT DO NOTHING"
+            )
+            rows.execute(conn, statement, sorted(self.named), many=True)
         self.closed.clear()
         self.inserted.clear()
+        self.named.clear()
 
 
 def insert(conn: Connection, table: sa.Table, found: Sequence[tuple[Any, ...]]) -> None:

@@ -5,8 +5,9 @@ it) on a database of a synthetic history, it measures for 1, 8 and 32
 concurrent clients, each sending its next request when the last is answered:
 
 * point queries: one actor's position on one issue, at a random date;
-* one dossier's whole state at a random date;
+* everything naming one actor on one issue (every section), at a random date;
 * diffs over a random day;
+* one dossier's whole state at a random date;
 
 then the live feed: subscribers on `/api/stream` while another thread appends
 events at a steady rate, and the delay from the start of each append to each
@@ -53,7 +54,6 @@ from timeline.store.schema import events as table
 
 CLIENTS = (1, 8, 32)
 BATCH = 10_000
-LIVE = "bench-live"
 
 
 def prepare(url: str, events: int) -> EventStore:
@@ -99,6 +99,11 @@ def questions(store: EventStore, seed: int) -> dict[str, Callable[[], str]]:
 
     def point() -> str:
         dossier, actor, issue = rng.choice(keys)
+        asked = f"as_of={day()}&dossier={dossier}&actor={actor}&issue={issue}"
+        return f"/api/state?{asked}&section=positions"
+
+    def actor_issue() -> str:
+        dossier, actor, issue = rng.choice(keys)
         return f"/api/state?as_of={day()}&dossier={dossier}&actor={actor}&issue={issue}"
 
     def whole() -> str:
@@ -108,7 +113,12 @@ def questions(store: EventStore, seed: int) -> dict[str, Callable[[], str]]:
         to = day()
         return f"/api/diff?from={to - dt.timedelta(days=1)}&to={to}"
 
-    return {"point state": point, "dossier state": whole, "day diff": diff}
+    return {
+        "point: a position": point,
+        "an actor on an issue, every section": actor_issue,
+        "day diff": diff,
+        "a dossier's whole state": whole,
+    }
 
 
 async def load(base: str, path: Callable[[], str], clients: int, seconds: float) -> list[float]:
@@ -130,10 +140,10 @@ async def load(base: str, path: Callable[[], str], clients: int, seconds: float)
     return latencies
 
 
-def live_events(count: int) -> list[Envelope]:
+def live_events(dossier: str, count: int) -> list[Envelope]:
     """Facts for a dossier of their own, appended while subscribers listen."""
     return [
-        Envelope.new(dossier=LIVE, key=e.key, occurred=e.occurred, event=e.event)
+        Envelope.new(dossier=dossier, key=e.key, occurred=e.occurred, event=e.event)
         for e in synthetic.history(count * 2, seed=int(time.time()))
         if not isinstance(e.event, DossierDeclared | EventCorrected | EventRetracted)
     ][:count]
@@ -144,7 +154,8 @@ async def feed(
 ) -> list[float]:
     """Delays from the start of each append to its arrival at each subscriber."""
     per_batch, pause = max(1, rate // 10), 0.1
-    events = live_events(int(rate * seconds))
+    dossier = f"bench-live-{time.time_ns()}"  # a new one each run: keys would collide
+    events = live_events(dossier, int(rate * seconds))
     after = store.head()
     started: dict[int, float] = {}
     received: list[dict[int, float]] = [{} for _ in range(subscribers)]
@@ -154,7 +165,7 @@ async def feed(
     def append() -> None:
         for i in range(0, len(events), per_batch):
             start = time.time()
-            for stored in store.append(LIVE, events[i : i + per_batch]):
+            for stored in store.append(dossier, events[i : i + per_batch]):
                 assert stored.position is not None
                 started[stored.position] = start
             time.sleep(pause)
@@ -193,6 +204,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per question and level")
     parser.add_argument("--subscribers", type=int, default=20)
     parser.add_argument("--rate", type=int, default=100, help="live events appended a second")
+    parser.add_argument("--feed-only", action="store_true", help="measure the live feed only")
     args = parser.parse_args()
 
     store = prepare(args.db, args.events)
@@ -201,7 +213,7 @@ def main() -> None:
     print("| question | clients | requests | req/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|")
     with serving(args.db, token=None) as server:
-        for name, path in asks.items():
+        for name, path in {} if args.feed_only else asks.items():
             for clients in CLIENTS:
                 began = time.perf_counter()
                 latencies = asyncio.run(load(server.url, path, clients, args.seconds))

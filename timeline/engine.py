@@ -74,6 +74,8 @@ class Timeline:
         self.catch_up = catch_up
         self.projector = Projector(store)
         self.reader = Reader(store)
+        self._names: tuple[tuple[int, int], dict[str, set[str]]] | None = None
+        """The names, and the store's head and the read models' position they are of."""
 
     @classmethod
     def open(cls, url: str | None = None) -> Timeline:
@@ -139,20 +141,21 @@ class Timeline:
 
     # -- the read side ---------------------------------------------------------------
 
-    def _fresh(self) -> Reader:
-        """The reader, once the read models reflect every event committed so far.
+    def _fresh(self) -> tuple[int, int]:
+        """Bring the read models up to date; the store's head and their position.
 
         Reads bring the read models up to date themselves (as `timeline
         project` does), so a state is never older than the store. A
         follower running beside them makes this a no-op.
         """
-        if self.catch_up:
-            head = self.store.head()
+        head = self.store.head()
+        with self.store.engine.connect() as conn:
+            projected = checkpoint(conn)
+        if self.catch_up and projected < head:
+            self.projector.catch_up()
             with self.store.engine.connect() as conn:
-                behind = checkpoint(conn) < head
-            if behind:
-                self.projector.catch_up()
-        return self.reader
+                projected = checkpoint(conn)
+        return head, projected
 
     def where(
         self,
@@ -163,8 +166,8 @@ class Timeline:
         sections: Iterable[str] | None = None,
     ) -> Filter:
         """A filter of names the store knows; an unknown one is an `UnknownName` error."""
-        known = self.names()
-        known["actor"] |= dossier_files.ISO_STATES
+        known = dict(self.names())
+        known["actor"] = known["actor"] | dossier_files.ISO_STATES
         for kind, value in (("dossier", dossier), ("actor", actor), ("issue", issue)):
             if value is not None and value not in known[kind]:
                 raise UnknownName(kind, value, known[kind])
@@ -175,8 +178,15 @@ class Timeline:
         return Filter(dossier=dossier, actor=actor, issue=issue, sections=chosen)
 
     def names(self) -> dict[str, set[str]]:
-        """The dossiers the store holds, and the actors and issues they declared."""
-        return self._fresh().names()
+        """The dossiers the store holds, and the actors and issues they declared.
+
+        Kept until an event is appended or projected: every filtered read checks
+        its names, and reading them costs as much as a point query.
+        """
+        seen, cached = self._fresh(), self._names
+        if cached is None or cached[0] != seen:
+            cached = self._names = (seen, self.reader.names())
+        return cached[1]
 
     def state(
         self,
@@ -192,7 +202,7 @@ class Timeline:
         of the items the filters name."""
         where = self.where(dossier=dossier, actor=actor, issue=issue, sections=sections)
         known = cutoff(known_at) if known_at is not None else None
-        return self._fresh().state(cutoff(as_of), known_at=known, where=where)
+        return self.reader.state(cutoff(as_of), known_at=known, where=where)
 
     def diff(
         self,
@@ -217,7 +227,7 @@ class Timeline:
         both = cutoff(known_at) if known_at is not None else None
         before = cutoff(from_known_at) if from_known_at is not None else both
         after = cutoff(to_known_at) if to_known_at is not None else both
-        return self._fresh().diff(
+        return self.reader.diff(
             cutoff(start), cutoff(end), from_known_at=before, to_known_at=after, where=where
         )
 
@@ -235,15 +245,14 @@ class Timeline:
         Returns the item's whole key and its versions.
         """
         self.where(dossier=dossier, sections=[section])
-        reader = self._fresh()
-        found = reader.dossiers_of(section, tuple(key))
+        found = self.reader.dossiers_of(section, tuple(key))
         if dossier is not None:
             found = [d for d in found if d == dossier]
         if len(found) != 1:
             raise UnknownItem(section, tuple(key), found)
         whole = (found[0], *key)
         known = cutoff(known_at) if known_at is not None else None
-        return whole, reader.history(section, whole, known_at=known)
+        return whole, self.reader.history(section, whole, known_at=known)
 
     def dossiers(self) -> list[catalogue.Summary]:
         """Every dossier the store holds, with its title and counts."""

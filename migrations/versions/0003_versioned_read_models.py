@@ -486,8 +486,12 @@ def upgrade() -> None:
         "item_names",
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("section", sa.String(length=32), nullable=False),
+        sa.Column("dossier", sa.String(length=200), nullable=False),
         sa.Column("item_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("kind", "name", "item_id", name=op.f("pk_item_names")),
+        sa.PrimaryKeyConstraint(
+            "kind", "name", "section", "dossier", "item_id", name=op.f("pk_item_names")
+        ),
     )
     op.create_table(
         "total_versions",

@@ -23,6 +23,7 @@ from projections import SECTIONS, Filter, History, diff, project
 from tests import synthetic
 from tests.strategies import ACTORS, DOSSIERS, ISSUES, archives, as_of_points, known_at_points
 from tests.tables import visible_rows
+from timeline.engine import Timeline
 from timeline.readmodels.projector import Projector, checkpoint, settled
 from timeline.readmodels.reader import Reader
 from timeline.readmodels.tables import VERSIONS, metadata
@@ -280,3 +281,13 @@ def test_answers_are_final_only_up_to_what_is_projected(store: EventStore) -> No
     Projector(store).catch_up()
     with store.engine.connect() as conn:
         assert settled(conn) == list(store.read_all())[-1].recorded
+
+
+def test_names_a_timeline_knows_follow_what_is_appended(store: EventStore) -> None:
+    """The names are kept between reads, and read again once an event is appended."""
+    timeline = Timeline(store)
+    store.append("d", [_stated("a", "DEU", "2023-01-10")])
+    assert timeline.names()["dossier"] == {"d"}
+    store.append("e", [_stated("b", "FRA", "2023-01-10", dossier="e")])
+    assert timeline.names()["dossier"] == {"d", "e"}
+    assert [p.actor for p in timeline.state("2023-02-01", dossier="e").positions] == ["FRA"]

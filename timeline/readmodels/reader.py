@@ -179,19 +179,32 @@ class Reader:
     def _item_pages(
         self, conn: Connection, versions: VersionTable, where: Filter
     ) -> Iterator[list[int]]:
-        """The ids of the items of a section `where` may keep, a page at a time."""
-        s = state_items
-        query = sa.select(s.c.id).where(s.c.section == versions.section)
-        if where.dossier is not None:
-            query = query.where(s.c.dossier == where.dossier)
-        for kind, name in (("actor", where.actor), ("issue", where.issue)):
-            if name is not None:
-                n = item_names.c
-                named = sa.select(n.item_id).where(n.kind == kind, n.name == name)
-                query = query.where(s.c.id.in_(named))
+        """The ids of the items of a section `where` may keep, a page at a time: through
+        the index of names when it names an actor or an issue, else every item."""
+        section = versions.section
+        named = (("actor", where.actor), ("issue", where.issue))
+        n, s = item_names.c, state_items.c
+        picks = [
+            sa.select(n.item_id).where(
+                n.kind == kind,
+                n.name == name,
+                n.section == section,
+                *([n.dossier == where.dossier] if where.dossier is not None else []),
+            )
+            for kind, name in named
+            if name is not None
+        ]
+        if picks:
+            query = picks[0].where(*(n.item_id.in_(other) for other in picks[1:]))
+            column = n.item_id
+        else:
+            query = sa.select(s.id).where(s.section == section)
+            if where.dossier is not None:
+                query = query.where(s.dossier == where.dossier)
+            column = s.id
         last = 0
         while True:
-            page = list(conn.scalars(query.where(s.c.id > last).order_by(s.c.id).limit(PAGE)))
+            page = list(conn.scalars(query.where(column > last).order_by(column).limit(PAGE)))
             if page:
                 yield page
             if len(page) < PAGE:

@@ -193,9 +193,12 @@ item_names = sa.Table(
     # Every actor and every issue that any version of an item has named (in the
     # fields of `projections.state.ACTOR_FIELDS`, and `issue`): a superset, so an
     # actor or issue filter picks its items by this index and then checks the
-    # version in force. Rows are only ever added.
+    # version in force. Rows are only ever added. The key, in this order, is
+    # the index: one seek per filter, the items coming in id order by dossier.
     sa.Column("kind", sa.String(8), primary_key=True),  # "actor" or "issue"
     sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("section", sa.String(32), primary_key=True),
+    sa.Column("dossier", sa.String(NAME_LENGTH), primary_key=True),
     sa.Column("item_id", sa.BigInteger(), primary_key=True, autoincrement=False),
 )
 

@@ -166,7 +166,7 @@ class Rewrite:
     ids: dict[str, int]
     closed: dict[str, list[int]] = attrs.Factory(dict)
     inserted: dict[str, list[tuple[Any, ...]]] = attrs.Factory(dict)
-    named: set[tuple[str, str, int]] = attrs.Factory(set)
+    named: set[tuple[str, str, str, str, int]] = attrs.Factory(set)
     """Rows for `item_names`: added where missing, since earlier versions named most."""
 
     def new_id(self, table: str) -> int:
@@ -200,8 +200,10 @@ class Rewrite:
                 times = (*times, found.certain_from())
             row = (self.new_id(name), item, *values, *times)
             self.inserted.setdefault(name, []).append(row)
+            section = versions.section
             self.named.update(
-                (kind, named, item) for kind, named in names_of(versions.section, found)
+                (kind, named, section, found.dossier, item)
+                for kind, named in names_of(section, found)
             )
         if kept:
             changed = True
@@ -234,8 +236,8 @@ class Rewrite:
         if self.named:
             mark = "?" if conn.dialect.name == "sqlite" else "%s"
             statement = (
-                f"INSERT INTO {item_names.name} (kind, name, item_id) "
-                f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT DO NOTHING"
+                f"INSERT INTO {item_names.name} (kind, name, section, dossier, item_id) "
+                f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT DO NOTHING"
             )
             rows.execute(conn, statement, sorted(self.named), many=True)
         self.closed.clear()

@@ -13,6 +13,8 @@ MAXIMUM = 10**9
 EXPECTED = (
     f"a quantity up to {MAXIMUM:,}: a whole number (14), a range (10-14) or an upper bound (<10)"
 )
+_LONGEST = 2 * len(str(MAXIMUM)) + 3
+"""The longest text a quantity up to `MAXIMUM` is written as: a range with spaces."""
 # ASCII digits only: str.isdigit() and \d also accept superscripts and other scripts.
 _NUMBER = re.compile(r"[0-9]+")
 _RANGE = re.compile(r"([0-9]+)\s*-\s*([0-9]+)")
@@ -38,19 +40,28 @@ class Quantity:
         if isinstance(value, int):
             if value < 0:
                 raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
-            return cls(value, value)
+            return cls(value, value).sourced()
         text = str(value).strip()
+        if len(text) > _LONGEST:  # int() of thousands of digits is slow, and refused anyway
+            raise InvalidEvent("", f"expected {EXPECTED}, got {text[:20]}...")
         if _NUMBER.fullmatch(text):
-            return cls(int(text), int(text))
+            return cls(int(text), int(text)).sourced()
         if (match := _RANGE.fullmatch(text)) and int(match[1]) <= int(match[2]):
-            return cls(int(match[1]), int(match[2]))
+            return cls(int(match[1]), int(match[2])).sourced()
         if (match := _BOUND.fullmatch(text)) and int(match[1]) > 0:
-            return cls(0, int(match[1]) - 1)
+            return cls(0, int(match[1]) - 1).sourced()
         raise InvalidEvent("", f"expected {EXPECTED}, got {value!r}")
 
     def __attrs_post_init__(self) -> None:
-        if not 0 <= self.low <= self.high <= MAXIMUM:
+        if not 0 <= self.low <= self.high:
             raise InvalidEvent("", f"expected {EXPECTED}, got {self.low}-{self.high}")
+
+    def sourced(self) -> Quantity:
+        """This quantity, if one source may give it: at most `MAXIMUM` (sums of several
+        pledges may exceed it, and are read back as they are)."""
+        if self.high > MAXIMUM:
+            raise InvalidEvent("", f"expected {EXPECTED}, got {self}")
+        return self
 
     @property
     def exact(self) -> bool:

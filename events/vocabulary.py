@@ -57,6 +57,15 @@ class Does(enum.StrEnum):
     PLEDGE = "pledge"
 
 
+def _sourced(instance: object, attribute: attrs.Attribute[Any], value: Quantity | None) -> None:
+    """A quantity one source gives is at most `events.quantity.MAXIMUM`."""
+    if value is not None:
+        try:
+            value.sourced()
+        except InvalidEvent as err:
+            raise InvalidEvent(attribute.name, err.expected) from err
+
+
 def _nonempty(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not value or (isinstance(value, str) and not value.strip()):
         raise InvalidEvent(attribute.name, "expected at least one entry, or non-empty text")
@@ -129,7 +138,7 @@ class RequestFiled(Event):
     issue: str
     ask: Ask
     item: str | None = None
-    quantity: Quantity | None = None
+    quantity: Quantity | None = attrs.field(default=None, validator=_sourced)
     note: str | None = None
 
 
@@ -181,8 +190,8 @@ class PledgeAnnounced(Event):
     recipient: str
     issue: str
     item: str
-    quantity: Quantity | None = None
-    total: Quantity | None = None
+    quantity: Quantity | None = attrs.field(default=None, validator=_sourced)
+    total: Quantity | None = attrs.field(default=None, validator=_sourced)
     eta: Occurred | None = None
     conditions: tuple[str, ...] = ()
     note: str | None = None
@@ -263,8 +272,8 @@ class DeliveryReported(Event):
     donor: str
     recipient: str
     item: str
-    quantity: Quantity | None = None
-    total: Quantity | None = None
+    quantity: Quantity | None = attrs.field(default=None, validator=_sourced)
+    total: Quantity | None = attrs.field(default=None, validator=_sourced)
     note: str | None = None
 
 

@@ -57,6 +57,28 @@ def _event(body: str) -> str:
 
 BAD = {
     "malformed-yaml": (HEADER + GOOD_EVENTS + "  - key: [unclosed\n", "malformed YAML"),
+    "category-too-long": (
+        HEADER.replace("category: main-battle-tank", "category: " + "c" * 201) + GOOD_EVENTS,
+        "expected a category of 1 to 200 characters",
+    ),
+    "quantity-too-large": (
+        HEADER
+        + _event(
+            "    type: pledge.announced\n    occurred: 2023-01-25\n    donor: DEU\n"
+            "    recipient: UKR\n    issue: tanks\n    item: leopard-2\n"
+            "    quantity: 1000000001\n"
+        ),
+        "expected a quantity up to 1,000,000,000",
+    ),
+    "quantity-of-many-digits": (
+        HEADER
+        + _event(
+            "    type: pledge.announced\n    occurred: 2023-01-25\n    donor: DEU\n"
+            "    recipient: UKR\n    issue: tanks\n    item: leopard-2\n"
+            f"    quantity: '{'9' * 5000}'\n"
+        ),
+        "expected a quantity up to 1,000,000,000",
+    ),
     "unknown-type": (
         HEADER + _event("    type: tank.sent\n    occurred: 2023-01-25\n"),
         "expected one of",

@@ -53,8 +53,20 @@ class _Mapping(dict[str, Any]):
 _TAKEN_OVER = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int"}
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that keeps dates as text (we parse precision ourselves) and lines."""
+MAX_DEPTH = 16
+"""Levels of nesting a file may have: a dossier needs 5 (events, an event, its sources,
+a source...); deeper is hostile or broken, and would exhaust the stack."""
+
+
+MAX_TEXT = 10_000
+"""Characters in one text value: a long quote is a few hundred."""
+
+
+class _Loader(yaml.CSafeLoader):
+    """Safe YAML that keeps dates as text (we parse precision ourselves) and lines.
+
+    libyaml's parser: PyYAML's own takes 40 s on a 50 MB line.
+    """
 
     # YAML 1.1 would read 2023-01-25 as a date, and 010 as 8 or 1:30 as 90.
     yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table
@@ -119,12 +131,18 @@ def _parse(name: str, text: str, form: str) -> tuple[Mapping[str, Any], list[_Re
 
 
 def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record], int]:
+    loader = _Loader(text)  # a SafeLoader
     try:
-        document = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+        node = loader.get_single_node()
+        _check_nodes(name, node)
+        document = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         raise _fail(name, mark.line + 1 if mark else None, f"malformed YAML: {problem}") from err
+    finally:
+        loader.dispose()
+    _check_value(name, 1, document)
     if not isinstance(document, _Mapping):
         raise _fail(
             name, 1, "expected a mapping with dossier, title, actors, items, issues, events"
@@ -143,6 +161,60 @@ def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record],
     return document, records, document.line
 
 
+def _check_nodes(name: str, root: yaml.Node | None) -> None:
+    """Refuse, before anything is built, what would make building explode: a mapping or
+    list reached twice (an alias: nested, they multiply, "a billion laughs") and
+    nesting deeper than `MAX_DEPTH`."""
+    seen: set[int] = set()
+    stack = [(root, 1)] if root is not None else []
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        line = node.start_mark.line + 1
+        if id(node) in seen:
+            raise _fail(name, line, "expected no aliases (*name) to mappings or lists")
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _fail(name, line, f"expected at most {MAX_DEPTH} levels of nesting")
+        children = node.value if isinstance(node, yaml.SequenceNode) else sum(node.value, ())
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _check_depth(name: str, line: int, value: object) -> None:
+    stack = [(value, 1)]
+    while stack:
+        found, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _fail(name, line, f"expected at most {MAX_DEPTH} levels of nesting")
+        if isinstance(found, Mapping):
+            stack.extend((child, depth + 1) for child in found.values())
+        elif isinstance(found, list):
+            stack.extend((child, depth + 1) for child in found)
+
+
+def _check_value(name: str, line: int, value: object) -> None:
+    """Refuse text a database cannot store (lone surrogates, from `\\ud800` escapes)
+    and text longer than any source quotes (`MAX_TEXT`)."""
+    stack = [value]
+    while stack:
+        found = stack.pop()
+        if isinstance(found, str):
+            if len(found) > MAX_TEXT:
+                expected = f"expected text of at most {MAX_TEXT:,} characters"
+                raise _fail(name, getattr(value, "line", line), f"{expected}, got {len(found):,}")
+            try:
+                found.encode("utf-8")
+            except UnicodeEncodeError as err:
+                expected = f"expected valid Unicode text, got {found[:40]!r}"
+                raise _fail(name, getattr(value, "line", line), expected) from err
+        elif isinstance(found, Mapping):
+            stack.extend(found.keys())
+            stack.extend(found.values())
+        elif isinstance(found, list):
+            stack.extend(found)
+
+
 def _parse_jsonl(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record], int]:
     header: Mapping[str, Any] | None = None
     header_line = 1
@@ -154,8 +226,16 @@ def _parse_jsonl(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record]
             value = json.loads(line)
         except json.JSONDecodeError as err:
             raise _fail(name, number, f"malformed JSON: {err.msg}") from err
+        except ValueError as err:  # an integer of more than 4,300 digits
+            expected = "malformed JSON: expected numbers of at most 4,300 digits"
+            raise _fail(name, number, expected) from err
+        except RecursionError as err:
+            expected = f"expected at most {MAX_DEPTH} levels of nesting"
+            raise _fail(name, number, expected) from err
         if not isinstance(value, dict):
             raise _fail(name, number, "expected one JSON object per line")
+        _check_depth(name, number, value)
+        _check_value(name, number, value)
         if header is None:
             header, header_line = value, number
         else:
@@ -200,7 +280,15 @@ def _declared(name: str, header: Mapping[str, Any], line: int) -> DossierDeclare
                 "expected {name: ..., category: ...}",
                 field=f"items.{code}",
             )
-        items.append((str(code), str(spec["name"]), str(spec["category"])))
+        category = str(spec["category"])
+        if not 0 < len(category) <= NAME_LENGTH:
+            raise _fail(
+                name,
+                lines.get("items", line),
+                f"expected a category of 1 to {NAME_LENGTH} characters",
+                field=f"items.{code}.category",
+            )
+        items.append((str(code), str(spec["name"]), category))
     try:
         return DossierDeclared(
             title=_text(header.get("title"), "title"),

@@ -76,6 +76,8 @@ def serving(
             url = None
         if url is None:
             raise AssertionError(f"the server did not start:\n{''.join(lines)}")
+        # With --workers the address is bound before a worker listens on it.
+        wait_until(lambda: _listening(url), timeout=60)
         yield Server(url=url, process=process, lines=lines)
     finally:
         process.terminate()
@@ -84,6 +86,14 @@ def serving(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _listening(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/healthz", timeout=5)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -7,6 +7,7 @@ read a clock) and is the only place that wires the store to the projections.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -62,6 +63,9 @@ class ImportReport:
         return sum(self.appended.values())
 
 
+log = logging.getLogger("timeline.import")
+
+
 class Timeline:
     """Import, log, state, diff and history over one event store.
 
@@ -83,7 +87,11 @@ class Timeline:
 
     def import_files(self, paths: Sequence[Path]) -> ImportReport:
         """Validate every file, then append them all in one transaction, or nothing."""
-        return self.import_dossiers([dossier_files.read_file(path) for path in paths])
+        files = []
+        for path in paths:
+            files.append(dossier_files.read_file(path))
+            log.info("read %s: %d events, valid", path, len(files[-1].envelopes))
+        return self.import_dossiers(files)
 
     def import_dossiers(self, files: Sequence[dossier_files.DossierFile]) -> ImportReport:
         """Check the references of dossiers already read, then append them all in one
@@ -94,10 +102,12 @@ class Timeline:
             batch = batches.setdefault(dossier_file.dossier, [])
             batch.append(dossier_file.declared)
             batch.extend(dossier_file.envelopes)
+        log.info("references resolve; appending %d events", sum(map(len, batches.values())))
         try:
             stored = self.store.append_batches(batches)
         except DuplicateEvent as err:
             raise _located(files, err) from err
+        log.info("appended %d new events in one transaction", len(stored))
         # Declarations are bookkeeping: counts are of the files' own events.
         appended = dict.fromkeys(batches, 0)
         for envelope in stored:

@@ -106,3 +106,18 @@ def test_log_filters_by_actor_and_type(tmp_path: Path, capsys: pytest.CaptureFix
     assert "usa-pledge-abrams" not in {e["key"] for e in early}
     starts = [e["occurred_start"] for e in early]
     assert starts == sorted(starts)
+
+
+def test_verbose_logs_an_imports_stages_and_quiet_silences_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from importlib import resources
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    seed = str(resources.files("timeline") / "seed" / "ukraine-mbt-2023.yaml")
+    assert main(["init", "--db", url]) == 0
+    assert main(["-v", "import", "--db", url, seed]) == 0
+    err = capsys.readouterr().err
+    assert "INFO timeline.import: appended 26 new events in one transaction" in err
+    assert main(["-q", "import", "--db", url, seed]) == 0
+    assert capsys.readouterr().err == ""

@@ -309,6 +309,19 @@ def test_cors_is_closed_unless_an_origin_is_named(fresh_url: str) -> None:
         assert "access-control-allow-origin" not in other.headers
 
 
+def test_several_workers_answer_as_one(fresh_url: str) -> None:
+    """With --workers 2 an import through one process is read, settled, through all."""
+    assert main(["init", "--db", fresh_url]) == 0
+    yaml = {"Content-Type": "application/yaml", **AUTH}
+    with serving(fresh_url, options=["--workers", "2"]) as server, server.client() as client:
+        _valid(client.post("/api/import", content=SEED.read_bytes(), headers=yaml))
+        for _ in range(20):  # new connections: spread over both processes
+            with server.client() as fresh:
+                state = _valid(fresh.get("/api/state", params={"as_of": "2023-01-26"}))
+                assert {p["actor"] for p in state["positions"]} >= {"DEU", "USA", "GBR"}
+        assert server.log.count("Started server process") == 2, server.log
+
+
 def test_serve_refuses_a_database_without_the_schema(fresh_url: str) -> None:
     """An uninitialised database is one clear error line and a non-zero exit."""
     with pytest.raises(AssertionError, match="run `timeline init`"), serving(fresh_url):

@@ -9,7 +9,10 @@ exactly the tables `timeline.store.schema` and `timeline.readmodels.tables` decl
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -115,3 +118,17 @@ def test_migrations_match_the_schema_module(blank: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+def test_concurrent_inits_on_a_fresh_database_all_succeed(fresh_url: str) -> None:
+    """Several `timeline init` processes at once: each exits 0, the schema is at head."""
+    command = [str(Path(sys.executable).parent / "timeline"), "init", "--db", fresh_url]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
+    assert [code for code, _ in results] == [0] * 4, results
+    engine = create_engine(fresh_url)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()

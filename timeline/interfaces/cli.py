@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 
 import attrs
 import click
+import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
 
@@ -28,7 +31,7 @@ from timeline.interfaces import render
 from timeline.interfaces.render import LOG_SCHEMA, entry_to_json
 from timeline.readmodels.projector import Projector
 from timeline.store import EventStore, migrate
-from timeline.store.database import create_engine, default_url
+from timeline.store.database import LOCK_TIMEOUT, create_engine, default_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEED = "ukraine-mbt-2023.yaml"
@@ -84,11 +87,33 @@ def _json(document: Any) -> None:
 
 @click.group()
 @click.version_option(package_name="diplomatic-timeline")
-def cli() -> None:
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    envvar=LOCK_TIMEOUT,
+    help="Seconds to wait for another writer's lock before failing "
+    "(default: $TIMELINE_LOCK_TIMEOUT or 60).",
+)
+@click.option("-v", "--verbose", count=True, help="Log more: -v what is done, -vv details.")
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only.")
+def cli(lock_timeout: float | None, verbose: int, quiet: bool) -> None:
     """Event-sourced diplomatic timeline: sourced facts in, positions and diffs out.
 
     Start with `timeline demo`, or `timeline init` then `timeline import FILE`.
     """
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
+    # Libraries (psycopg, alembic) speak only with -vv: their warnings repeat ours.
+    logging.basicConfig(
+        level=level if verbose >= 2 else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.getLogger("timeline").setLevel(level)
+    logging.getLogger("psycopg").setLevel(level if verbose >= 2 else logging.ERROR)  # sets its own
+    if lock_timeout is not None:
+        os.environ[LOCK_TIMEOUT] = str(lock_timeout)  # every engine, and --workers, see it
 
 
 @cli.command()
@@ -376,6 +401,13 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
     show_default="16 MiB",
     help="The largest request body taken, in bytes.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes answering requests: one per core answers more at once.",
+)
 def serve(
     db: str,
     host: str,
@@ -383,6 +415,7 @@ def serve(
     write_token: str | None,
     cors_origins: tuple[str, ...],
     max_body: int | None,
+    workers: int,
 ) -> None:
     """The HTTP API, its OpenAPI document (/docs) and the live feed (/api/stream).
 
@@ -391,12 +424,18 @@ def serve(
     # The web stack loads only for this command, so other commands start quickly.
     import uvicorn
 
-    from timeline.interfaces.server import Settings, create_app
+    from timeline.interfaces.server import Settings, app
 
     settings = Settings(url=db, write_token=write_token, cors_origins=cors_origins)
     if max_body is not None:
         settings = attrs.evolve(settings, max_body=max_body)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(app.create_app(settings), host=host, port=port, log_level="info")
+        return
+    app.create_app(settings)  # refuses a database without the schema, once, here
+    app.to_environment(settings)
+    where = f"{app.__name__}:{app.from_environment.__name__}"
+    uvicorn.run(where, factory=True, workers=workers, host=host, port=port, log_level="info")
 
 
 @cli.command()
@@ -459,6 +498,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 1
     except TimelineError as err:
-        click.echo(f"Error: {err}", err=True)
+        click.echo(f"Error: {render.visible(str(err))}", err=True)
+        return 1
+    except sa.exc.DBAPIError as err:
+        click.echo(f"Error: {_database_failure(err)}", err=True)
         return 1
     return 0
+
+
+def _database_failure(err: sa.exc.DBAPIError) -> str:
+    """What failed in the database, and what to do, in one line. Every write is one
+    transaction, so whatever the command was writing is not written."""
+    reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+    if "lock" in reason.lower():
+        advice = "another process holds the lock; try again, or wait longer with --lock-timeout"
+    elif isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
+        advice = "the connection to the database failed; try again"
+    else:
+        advice = "the database refused a statement"
+    return render.visible(f"{reason} ({advice}; what this command was writing is not written)")

@@ -3,11 +3,14 @@
 Rendering works from the same JSON documents that `--format json` prints,
 so what a person reads and what a program parses never drift apart. Every
 value from a dossier goes into a cell as plain text (`rich.text.Text`),
-never as markup: a key or a quote with brackets prints as written.
+never as markup: a key or a quote with brackets prints as written. Control
+characters (an escape sequence in a note, a carriage return in a quote) are
+shown as `\x1b`, `\r`..., never sent to the terminal: text is data.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,15 +38,23 @@ def _ref(ref: Ref) -> dict[str, str]:
     return {"dossier": ref.dossier, "key": ref.key}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """`text` with every control character written out as a Python escape."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def _table(title: str, columns: Sequence[str]) -> Table:
-    table = Table(title=Text(title))
+    table = Table(title=Text(visible(title)))
     for column in columns:
         table.add_column(column)
     return table
 
 
 def _row(table: Table, *cells: object) -> None:
-    table.add_row(*(Text("" if cell is None else str(cell)) for cell in cells))
+    table.add_row(*(Text("" if cell is None else visible(str(cell))) for cell in cells))
 
 
 def _certain(item: JSON) -> str:
@@ -244,7 +255,7 @@ def diff_table(document: JSON, start: str, end: str) -> Table:
 
 def _markdown_cell(text: str) -> str:
     """Plain text in a Markdown table cell: pipes and line breaks escaped."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return visible(text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
 
 
 def diff_markdown(document: JSON, start: str, end: str) -> str:

@@ -36,7 +36,9 @@ import datetime as dt
 import functools
 import itertools
 import json
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -84,6 +86,19 @@ ID_TABLES = (
     *(t.name for t in DECLARED.values()),
 )
 TABLES = {table.name: table for table in metadata.sorted_tables}
+
+
+RETRY_FIRST, RETRY_MOST = 0.5, 30.0
+"""Seconds a follower waits after losing the database, doubling from the first."""
+log = logging.getLogger("timeline.projector")
+
+
+def _lost(err: sa.exc.DBAPIError) -> bool:
+    """Whether an error is the database going away or a lock timing out (worth trying
+    again), rather than a statement the database refuses (a bug: raised)."""
+    return err.connection_invalidated or isinstance(
+        err, sa.exc.OperationalError | sa.exc.InterfaceError
+    )
 
 
 def checkpoint(conn: Connection, *, lock: bool = False) -> int:
@@ -195,7 +210,12 @@ class Projector:
     def catch_up(self, progress: Progress | None = None) -> int:
         """Apply every event committed so far; returns how many were applied."""
         with self._lock, collector_paused():
-            return self._catch_up(progress)
+            applied = self._catch_up(progress)
+        if applied:
+            log.info(
+                "applied %d events; the read models are at position %d", applied, self.position
+            )
+        return applied
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Empty the read models and the checkpoint, then catch up from position 0.
@@ -229,12 +249,31 @@ class Projector:
         stop: Callable[[], bool] = lambda: False,
         progress: Progress | None = None,
     ) -> None:
-        """Catch up, then apply new events as they commit until `stop()` is true."""
-        with self.store.waiter(poll) as waiter:  # listening before catching up misses nothing
-            self.catch_up(progress)
-            while not stop():
-                waiter.wait()
-                self.catch_up(progress)
+        """Catch up, then apply new events as they commit until `stop()` is true.
+
+        A lost connection (a restarted server, a terminated session, a lock
+        held too long) is logged and tried again after a pause that doubles
+        up to `RETRY_MOST` seconds: nothing is half-applied, since each page
+        commits with its checkpoint, so following resumes where it was.
+        """
+        pause = RETRY_FIRST
+        while not stop():
+            try:
+                with self.store.waiter(poll) as waiter:  # listening first misses nothing
+                    self.catch_up(progress)
+                    pause = RETRY_FIRST
+                    while not stop():
+                        waiter.wait()
+                        self.catch_up(progress)
+            except sa.exc.DBAPIError as err:
+                if not _lost(err):
+                    raise
+                reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+                log.warning("lost the database (%s); trying again in %.1f s", reason, pause)
+                deadline = time.monotonic() + pause
+                while time.monotonic() < deadline and not stop():
+                    time.sleep(min(0.1, pause))
+                pause = min(2 * pause, RETRY_MOST)
 
     # -- pages -----------------------------------------------------------------
 

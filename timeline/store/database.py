@@ -21,6 +21,7 @@ from timeline.errors import StoreUnavailable
 
 DEFAULT_URL = "sqlite:///timeline.db"
 WRITE = {"timeline_write": True}
+LOCK_TIMEOUT = "TIMELINE_LOCK_TIMEOUT"
 
 
 def default_url() -> str:
@@ -41,11 +42,27 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+def lock_timeout() -> float:
+    """Seconds a statement waits for a lock another writer holds: `$TIMELINE_LOCK_TIMEOUT`,
+    else 60. Then it fails, and a command says so in one line."""
+    value = os.environ.get(LOCK_TIMEOUT, "")
+    try:
+        seconds = float(value) if value else 60.0
+    except ValueError:
+        raise StoreUnavailable("", f"expected ${LOCK_TIMEOUT} in seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise StoreUnavailable("", f"expected ${LOCK_TIMEOUT} above 0, got {value!r}")
+    return seconds
+
+
 def create_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for `url`; nothing connects until first use."""
+    """An engine for `url`; nothing connects until first use. Its connections wait
+    `lock_timeout()` for locks (SQLite's busy timeout, PostgreSQL's `lock_timeout`)."""
     parsed = normalise_url(url)
+    waits = lock_timeout()
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise StoreUnavailable(str(url), "expected a sqlite:// or postgresql:// URL")
+        shown = parsed.render_as_string(hide_password=True)
+        raise StoreUnavailable(shown, "expected a sqlite:// or postgresql:// URL")
     if parsed.get_backend_name() != "sqlite":
         engine = sa.create_engine(parsed, **kwargs)
 
@@ -55,10 +72,11 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
             # times in UTC, JSON decoded by orjson.
             psycopg.types.json.set_json_loads(orjson.loads, dbapi_connection)
             dbapi_connection.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.execute(f"SET lock_timeout = {int(waits * 1000)}")
             dbapi_connection.commit()
 
         return engine
-    engine = sa.create_engine(parsed, connect_args={"timeout": 60}, **kwargs)
+    engine = sa.create_engine(parsed, connect_args={"timeout": waits}, **kwargs)
 
     @sa.event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

@@ -19,6 +19,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 
 from timeline.errors import SchemaNotReady, StoreUnavailable
+from timeline.store.database import WRITE
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -58,10 +59,21 @@ def reachable(engine: Engine) -> Iterator[None]:
         ) from err
 
 
+MIGRATING = 0x74696D65  # "time": the PostgreSQL advisory lock that migrations take
+"""The key of the lock that makes concurrent upgrades take turns."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema in one transaction on `engine`."""
+    """Create or upgrade the schema in one transaction on `engine`.
+
+    Concurrent upgrades (several `timeline init` at once on a fresh database)
+    take turns: each holds the database's write lock on SQLite, an advisory
+    lock on PostgreSQL, and finds the schema where the one before left it.
+    """
     config = alembic_config()
-    with reachable(engine), engine.begin() as conn:
+    with reachable(engine), engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATING})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 

@@ -11,9 +11,11 @@ store; the projector takes one thread at a time.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from importlib import metadata
 from typing import Any
 
@@ -41,17 +43,35 @@ MAX_BODY = 16 * 1024 * 1024
 """The largest request body taken, in bytes: an import of some 50,000 events."""
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """How the server runs: its database, who may write, who may call from a browser."""
 
     url: str
     write_token: str | None = None
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     max_body: int = MAX_BODY
     poll: float = 0.1
     """Seconds between the feed's and the follower's checks on SQLite (PostgreSQL wakes
     them with NOTIFY, and this bounds how late the feed's `projected` messages are)."""
+
+
+SETTINGS = "TIMELINE_SERVE_SETTINGS"
+"""The environment variable that hands the settings to each worker process."""
+
+
+def from_environment() -> FastAPI:
+    """The application of one of `timeline serve --workers N`'s processes: uvicorn starts
+    each by this import path, so the settings come as JSON through the environment."""
+    return create_app(Settings(**json.loads(os.environ[SETTINGS])))
+
+
+def to_environment(settings: Settings) -> None:
+    os.environ[SETTINGS] = json.dumps(attrs.asdict(settings))
 
 
 @attrs.define

@@ -205,15 +205,19 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=20)
     parser.add_argument("--rate", type=int, default=100, help="live events appended a second")
     parser.add_argument("--feed-only", action="store_true", help="measure the live feed only")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--only", default="", help="the questions whose name holds this")
     args = parser.parse_args()
 
     store = prepare(args.db, args.events)
     asks = questions(store, seed=7)
-    print(f"\n{store.head():,} events, {create_engine(args.db).dialect.name}\n")
+    backend = create_engine(args.db).dialect.name
+    print(f"\n{store.head():,} events, {backend}, {args.workers} server process(es)\n")
     print("| question | clients | requests | req/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|")
-    with serving(args.db, token=None) as server:
-        for name, path in {} if args.feed_only else asks.items():
+    with serving(args.db, token=None, options=["--workers", str(args.workers)]) as server:
+        chosen = {} if args.feed_only else {n: p for n, p in asks.items() if args.only in n}
+        for name, path in chosen.items():
             for clients in CLIENTS:
                 began = time.perf_counter()
                 latencies = asyncio.run(load(server.url, path, clients, args.seconds))

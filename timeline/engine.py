@@ -272,8 +272,8 @@ class Timeline:
     def dossier(self, name: str) -> catalogue.Dossier:
         """One dossier's declared names, sources and counts; an unknown one is an
         `UnknownName` error."""
-        self._fresh()
-        found = catalogue.dossier(self.store, name)
+        known = self.names()["dossier"]
+        found = catalogue.dossier(self.store, name) if name in known else None
         if found is None:
-            raise UnknownName("dossier", name, self.store.dossiers())
+            raise UnknownName("dossier", name, known)
         return found

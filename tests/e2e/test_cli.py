@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -120,4 +121,8 @@ def test_verbose_logs_an_imports_stages_and_quiet_silences_them(
     err = capsys.readouterr().err
     assert "INFO timeline.import: appended 26 new events in one transaction" in err
     assert main(["-q", "import", "--db", url, seed]) == 0
+    logging.getLogger("timeline.projector").warning("a follower lost the database")
     assert capsys.readouterr().err == ""
+    assert main(["import", "--db", url, seed]) == 0
+    logging.getLogger("timeline.projector").warning("a follower lost the database")
+    assert "WARNING timeline.projector: a follower lost the database" in capsys.readouterr().err

@@ -5,6 +5,7 @@ on SQLite and PostgreSQL. The seed's golden facts through the API are in
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import jsonschema
+import orjson
 import pytest
 
 from tests.e2e.conftest import DOSSIER, SEED
@@ -21,6 +23,7 @@ from timeline.interfaces.cli import main
 from timeline.interfaces.server.documents import schema_of
 
 PROBLEM = "application/problem+json"
+NOW = "2024-01-01T00:00:00+00:00"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -86,6 +89,12 @@ def test_errors_are_problem_details(client: httpx.Client) -> None:
     _problem(client.get("/api/log", params={"cursor": "not-a-cursor"}), 400, "invalid-cursor")
     _problem(client.get("/api/log", params={"type": "tank.sent"}), 400, "invalid-parameter")
     _problem(client.get("/api/stream", headers={"Last-Event-ID": "x"}), 400, "invalid-parameter")
+    for last in ("9" * 5000, "\u00b2"):  # int() refuses the first; "²".isdigit() is true
+        asked = client.get("/api/stream", headers={"Last-Event-ID": last.encode("latin-1")})
+        _problem(asked, 400, "invalid-parameter")
+    odd = base64.urlsafe_b64encode(orjson.dumps([NOW, NOW, NOW, "k", "d", 5])).decode()
+    _problem(client.get("/api/log", params={"cursor": odd}), 400, "invalid-cursor")
+    _problem(client.get("/api/dossiers/a%00b"), 404, "unknown-name")  # not a query
     _problem(client.get("/nothing"), 404, "")
     _problem(client.delete("/api/state"), 405, "")
 

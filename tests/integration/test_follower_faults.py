@@ -37,30 +37,45 @@ def _follow_through_kills(fresh_url: str, caplog: pytest.LogCaptureFixture) -> N
     thread = threading.Thread(
         target=follower.follow, kwargs={"poll": 0.05, "stop": done.is_set}, daemon=True
     )
-    kills = 0
-    with caplog.at_level(logging.WARNING, logger="timeline.projector"):
-        thread.start()
-        for batch in synthetic.batches(synthetic.history(3_000, seed=11, dossiers=2), 150):
-            store.append_batches(batch)
-            with writer.connect() as conn:
-                kills += conn.execute(
+
+    def kill() -> int:
+        with writer.connect() as conn:
+            return int(
+                conn.execute(
                     sa.text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                         "WHERE application_name = :name"
                     ),
                     {"name": NAME},
                 ).scalar_one()
-            time.sleep(0.05)
+            )
+
+    def caught_up() -> bool:
         deadline = time.monotonic() + 120  # a hang guard, not a speed assertion
         while time.monotonic() < deadline:
             with writer.connect() as conn:
                 if checkpoint(conn) == store.head():
-                    break
+                    return True
             time.sleep(0.1)
+        return False
+
+    batches = list(synthetic.batches(synthetic.history(3_000, seed=11, dossiers=2), 150))
+    busy = 0
+    with caplog.at_level(logging.WARNING, logger="timeline.projector"):
+        thread.start()
+        for batch in batches[:-1]:  # killed while it applies pages
+            store.append_batches(batch)
+            busy += kill()
+            time.sleep(0.05)
+        assert caught_up()
+        idle = kill()  # killed while it only listens for the next append
+        store.append_batches(batches[-1])
+        assert caught_up()
         done.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
-    assert kills > 0, "no connection of the follower was terminated"
+    assert busy > 0, "no connection of the follower was terminated while it worked"
+    assert idle > 0, "the follower's listening connection was not terminated"
     assert any("lost the database" in r.getMessage() for r in caplog.records)
     with writer.connect() as conn:
         assert checkpoint(conn) == store.head()

@@ -286,8 +286,19 @@ def test_answers_are_final_only_up_to_what_is_projected(store: EventStore) -> No
 def test_names_a_timeline_knows_follow_what_is_appended(store: EventStore) -> None:
     """The names are kept between reads, and read again once an event is appended."""
     timeline = Timeline(store)
+    reads = []
+    read_names = timeline.reader.names
+
+    def counted() -> dict[str, set[str]]:
+        reads.append(1)
+        return read_names()
+
+    timeline.reader.names = counted  # type: ignore[method-assign]
     store.append("d", [_stated("a", "DEU", "2023-01-10")])
     assert timeline.names()["dossier"] == {"d"}
+    assert timeline.names()["dossier"] == {"d"}
+    assert len(reads) == 1, "read again though nothing was appended"
     store.append("e", [_stated("b", "FRA", "2023-01-10", dossier="e")])
     assert timeline.names()["dossier"] == {"d", "e"}
+    assert len(reads) == 2
     assert [p.actor for p in timeline.state("2023-02-01", dossier="e").positions] == ["FRA"]

@@ -30,7 +30,7 @@ from timeline.engine import Timeline, cutoff
 from timeline.interfaces import render
 from timeline.interfaces.render import LOG_SCHEMA, entry_to_json
 from timeline.readmodels.projector import Projector
-from timeline.store import EventStore, migrate
+from timeline.store import EventStore, faults, migrate
 from timeline.store.database import LOCK_TIMEOUT, create_engine, default_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -432,7 +432,11 @@ def serve(
     if workers == 1:
         uvicorn.run(app.create_app(settings), host=host, port=port, log_level="info")
         return
-    app.create_app(settings)  # refuses a database without the schema, once, here
+    engine = create_engine(db)  # a database without the schema is refused here, once
+    try:
+        migrate.require_current(engine)
+    finally:
+        engine.dispose()
     app.to_environment(settings)
     where = f"{app.__name__}:{app.from_environment.__name__}"
     uvicorn.run(where, factory=True, workers=workers, host=host, port=port, log_level="info")
@@ -509,11 +513,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _database_failure(err: sa.exc.DBAPIError) -> str:
     """What failed in the database, and what to do, in one line. Every write is one
     transaction, so whatever the command was writing is not written."""
-    reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
-    if "lock" in reason.lower():
+    said = faults.reason(err)
+    if "lock" in said.lower():
         advice = "another process holds the lock; try again, or wait longer with --lock-timeout"
-    elif isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
+    elif faults.lost(err):
         advice = "the connection to the database failed; try again"
     else:
         advice = "the database refused a statement"
-    return render.visible(f"{reason} ({advice}; what this command was writing is not written)")
+    return render.visible(f"{said} ({advice}; what this command was writing is not written)")

@@ -38,7 +38,6 @@ import itertools
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -68,7 +67,7 @@ from timeline.readmodels.tables import (
     state_items,
 )
 from timeline.readmodels.versions import Chain, Link, Rewrite, Row
-from timeline.store import EventStore, rows
+from timeline.store import EventStore, faults, rows
 from timeline.store.database import WRITE
 from timeline.store.memory import collector_paused
 from timeline.store.schema import events as events_table
@@ -88,17 +87,7 @@ ID_TABLES = (
 TABLES = {table.name: table for table in metadata.sorted_tables}
 
 
-RETRY_FIRST, RETRY_MOST = 0.5, 30.0
-"""Seconds a follower waits after losing the database, doubling from the first."""
 log = logging.getLogger("timeline.projector")
-
-
-def _lost(err: sa.exc.DBAPIError) -> bool:
-    """Whether an error is the database going away or a lock timing out (worth trying
-    again), rather than a statement the database refuses (a bug: raised)."""
-    return err.connection_invalidated or isinstance(
-        err, sa.exc.OperationalError | sa.exc.InterfaceError
-    )
 
 
 def checkpoint(conn: Connection, *, lock: bool = False) -> int:
@@ -253,27 +242,19 @@ class Projector:
 
         A lost connection (a restarted server, a terminated session, a lock
         held too long) is logged and tried again after a pause that doubles
-        up to `RETRY_MOST` seconds: nothing is half-applied, since each page
+        up to `faults.RETRY_MOST` seconds: nothing is half-applied, since each page
         commits with its checkpoint, so following resumes where it was.
         """
-        pause = RETRY_FIRST
-        while not stop():
-            try:
-                with self.store.waiter(poll) as waiter:  # listening first misses nothing
+
+        def run(connected: Callable[[], None]) -> None:
+            with self.store.waiter(poll) as waiter:  # listening first misses nothing
+                self.catch_up(progress)
+                connected()
+                while not stop():
+                    waiter.wait()
                     self.catch_up(progress)
-                    pause = RETRY_FIRST
-                    while not stop():
-                        waiter.wait()
-                        self.catch_up(progress)
-            except sa.exc.DBAPIError as err:
-                if not _lost(err):
-                    raise
-                reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
-                log.warning("lost the database (%s); trying again in %.1f s", reason, pause)
-                deadline = time.monotonic() + pause
-                while time.monotonic() < deadline and not stop():
-                    time.sleep(min(0.1, pause))
-                pause = min(2 * pause, RETRY_MOST)
+
+        faults.reconnecting(run, stop, log, "the projector")
 
     # -- pages -----------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -645,16 +646,27 @@ class Waiter:
             raw = self.engine.raw_connection()
             self.listener = raw.driver_connection
             raw.detach()  # autocommit and LISTEN must not go back to the pool
-            self.listener.autocommit = True
-            self.listener.execute(f"LISTEN {CHANNEL}")
+            try:
+                self.listener.autocommit = True
+                self.listener.execute(f"LISTEN {CHANNEL}")
+            except psycopg.OperationalError as err:  # a pooled connection that had died
+                self.listener.close()
+                raise sa.exc.OperationalError(f"LISTEN {CHANNEL}", None, err) from err
         return self
 
     def wait(self) -> None:
+        """Return after the next append or `poll` seconds. A lost listening connection is
+        SQLAlchemy's `OperationalError`, as every other lost connection is."""
         if self.listener is None:
             time.sleep(self.poll)
             return
-        for _ in self.listener.notifies(timeout=self.poll, stop_after=1):
-            pass
+        try:
+            for _ in self.listener.notifies(timeout=self.poll, stop_after=1):
+                pass
+        except (
+            psycopg.OperationalError
+        ) as err:  # the driver's own: LISTEN is not through SQLAlchemy
+            raise sa.exc.OperationalError(f"LISTEN {CHANNEL}", None, err) from err
 
     def __exit__(self, *exc: object) -> None:
         if self.listener is not None:

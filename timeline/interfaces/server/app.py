@@ -173,7 +173,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if unprocessable and problems.MEDIA_TYPE not in unprocessable.get("content", {}):
                 del responses["422"]  # FastAPI's own: never answered
             for status in ("400", "503"):
-                responses.setdefault(status, routes.problem(status))
+                responses.setdefault(status, routes.problem())
     for name in ("HTTPValidationError", "ValidationError"):
         document.get("components", {}).get("schemas", {}).pop(name, None)
     app.openapi_schema = document

@@ -14,6 +14,7 @@ from typing import Any
 from projections import schemas
 from projections.export import instant
 from timeline.engine import ImportReport
+from timeline.interfaces.render import LOG_SCHEMA
 from timeline.readmodels.catalogue import Declared, Dossier, Summary
 
 JSON = dict[str, Any]
@@ -88,7 +89,7 @@ def schema_of(name: str) -> JSON:
 def _log() -> JSON:
     return _object(
         {
-            "schema": {"const": "timeline.log/2"},
+            "schema": {"const": LOG_SCHEMA},
             "events": {"type": "array", "items": LOG_ENTRY},
             "next": {"anyOf": [_STRING, {"type": "null"}]},
         }
@@ -166,7 +167,7 @@ SCHEMAS = {
     "timeline.state/2": schemas.state_schema,
     "timeline.diff/2": schemas.diff_schema,
     "timeline.history/1": schemas.history_schema,
-    "timeline.log/2": _log,
+    LOG_SCHEMA: _log,
     DOSSIERS: _dossiers,
     DOSSIER: _dossier,
     IMPORT: _import,

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import logging
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import anyio
 import orjson
@@ -30,8 +31,9 @@ import orjson
 from events import Envelope
 from events.codec import envelope_to_dict
 from timeline.readmodels.projector import checkpoint
-from timeline.store import EventStore
+from timeline.store import EventStore, faults
 
+log = logging.getLogger("timeline.feed")
 PING = b": ping\n\n"
 PING_EVERY = 15.0
 """Seconds of silence before a comment line keeps proxies from closing the stream."""
@@ -81,17 +83,24 @@ class Feed:
 
     def _run(self) -> None:
         read = self.head
-        with self.store.waiter(self.poll) as waiter:
-            while not self._stop.is_set():
-                page = list(self.store.read_all(after=read, through=read + PAGE))
-                if page:
-                    read = page[-1].position or read
-                with self.store.engine.connect() as conn:
-                    done = min(checkpoint(conn), read)
-                if page or done != self.projected:
-                    self._publish([appended(e) for e in page], done)
-                if len(page) < PAGE:
-                    waiter.wait()
+
+        def run(connected: Callable[[], None]) -> None:
+            nonlocal read
+            with self.store.waiter(self.poll) as waiter:
+                while not self._stop.is_set():
+                    page = list(self.store.read_all(after=read, through=read + PAGE))
+                    connected()
+                    if page:
+                        read = page[-1].position or read
+                    with self.store.engine.connect() as conn:
+                        done = min(checkpoint(conn), read)
+                    if page or done != self.projected:
+                        self._publish([appended(e) for e in page], done)
+                    if len(page) < PAGE:
+                        waiter.wait()
+
+        # Subscribers wait meanwhile, and get everything after their last position.
+        faults.reconnecting(run, self._stop.is_set, log, "the live feed")
 
     def _publish(self, messages: list[bytes], done: int) -> None:
         """Hand a page to the event loop, which alone changes what subscribers read."""

@@ -133,6 +133,12 @@ def install(app: FastAPI) -> None:
         detail = "the database cannot be reached or is busy; try again"
         return Problem(503, "store-unavailable", "Database unavailable", detail).response(request)
 
+    @app.exception_handler(sa.exc.DataError)
+    async def refused(request: Request, err: sa.exc.DataError) -> Response:
+        # A value the database cannot hold at all (a NUL character on PostgreSQL).
+        detail = "expected values the database can hold: no NUL characters"
+        return Problem(400, "invalid-value", "Invalid value", detail).response(request)
+
     @app.exception_handler(sa.exc.TimeoutError)
     async def busy(request: Request, err: sa.exc.TimeoutError) -> Response:
         log.warning("no database connection free for %s: %s", request.url.path, err)

@@ -15,6 +15,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -37,6 +38,9 @@ from timeline.readmodels.projector import checkpoint, settled
 router = APIRouter()
 
 FINAL = "public, max-age=31536000, immutable"
+POSITION = re.compile(r"[0-9]{1,18}")
+"""A position or a length as a header gives it: ASCII digits, within a 64-bit integer
+(`str.isdigit` accepts "²", and `int` refuses more than 4,300 digits)."""
 FORMATS = {
     "application/yaml": "yaml",
     "application/x-yaml": "yaml",
@@ -69,7 +73,7 @@ Sections = Annotated[
 ]
 
 
-def problem(status: str) -> dict[str, Any]:
+def problem() -> dict[str, Any]:
     """An error response in the OpenAPI document."""
     return {
         "description": "Problem details (RFC 9457).",
@@ -88,7 +92,7 @@ def documented(name: str, *errors: int, cached: bool = False) -> dict[int | str,
     if cached:
         found[304] = {"description": "Not modified: the ETag given still holds."}
     for status in errors:
-        found[status] = problem(str(status))
+        found[status] = problem()
     return found
 
 
@@ -168,6 +172,9 @@ def state(
     """The state as of `as_of` (default: now), as the store knew it at `known_at`
     (default: now), of the items the filters keep."""
     as_of, known_at = _when("as_of", as_of), _when("known_at", known_at)
+    # Decided before reading: the answer may then lack nothing projected later. Without
+    # `as_of` the answer moves with the clock.
+    final = as_of is not None and _final(svc, known_at)
     found = svc.timeline.state(
         as_of or dt.datetime.now(dt.UTC),
         known_at=known_at,
@@ -176,7 +183,7 @@ def state(
         issue=issue,
         sections=_sections(section),
     )
-    return _document(request, state_to_json(found), final=_final(svc, known_at))
+    return _document(request, state_to_json(found), final=final)
 
 
 @router.get(
@@ -203,6 +210,7 @@ def diff(
     known_at = _when("known_at", known_at)
     before = _when("from_known_at", from_known_at) or known_at
     after = _when("to_known_at", to_known_at) or known_at
+    final = _final(svc, before, after)  # decided before reading, as for a state
     found = svc.timeline.diff(
         from_,
         to,
@@ -213,7 +221,7 @@ def diff(
         issue=issue,
         sections=_sections(section),
     )
-    return _document(request, diff_to_json(found), final=_final(svc, before, after))
+    return _document(request, diff_to_json(found), final=final)
 
 
 @router.get(
@@ -237,10 +245,11 @@ def history(
     if not parts:
         raise Problem(400, "invalid-parameter", "Invalid parameter", "key: expected KEY/...")
     known_at = _when("known_at", known_at)
+    final = _final(svc, known_at)  # decided before reading, as for a state
     whole, versions = svc.timeline.history(section, parts, dossier=dossier, known_at=known_at)
     known = cutoff(known_at) if known_at else None
     body = history_to_json(section, whole, known, versions)
-    return _document(request, body, final=_final(svc, known_at))
+    return _document(request, body, final=final)
 
 
 @router.get(
@@ -318,6 +327,8 @@ def _cursor(text: str) -> tuple[dt.datetime, tuple[Any, ...]]:
         times = [dt.datetime.fromisoformat(t) for t in (known, start, end)]
         if any(t.tzinfo is None for t in times) or not isinstance(key, str):
             raise ValueError(text)
+        if not isinstance(event_id, str):
+            raise TypeError(text)
         return times[0], (times[1], times[2], key, str(dossier), uuid.UUID(event_id))
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as err:
         detail = "cursor: expected the `next` of an earlier page"
@@ -411,7 +422,7 @@ def _authorised(token: str | None, authorization: str | None) -> None:
 async def _body(request: Request, limit: int) -> bytes:
     """The request body, refused once it passes `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and POSITION.fullmatch(declared) and int(declared) > limit:
         raise _too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -450,7 +461,7 @@ async def stream(
     ] = None,
 ) -> StreamingResponse:
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        if not POSITION.fullmatch(last_event_id.strip()):
             detail = "Last-Event-ID: expected the position of the last event received"
             raise Problem(400, "invalid-parameter", "Invalid parameter", detail)
         after = int(last_event_id)

@@ -1,7 +1,7 @@
 """The soak run: importers, a follower and readers on PostgreSQL while connections die.
 
 For `--minutes` (default 10), in separate processes: `--importers` (4)
-import small dossier files in a loop, a follower keeps the read models up
+each import a file of 20 facts every `--pause` seconds (0.5), a follower keeps the read models up
 to date (`Projector.follow`), and `--readers` (2) ask random as-of
 questions; every few seconds one of their database sessions is terminated
 (`pg_terminate_backend`). At the end the follower gets a last chance to
@@ -68,7 +68,7 @@ def _dossier(name: str, start: int, count: int, rng: random.Random) -> str:
     ]
     for number in range(start, start + count):
         day = 1 + rng.randrange(28)
-        stance = rng.choice(["opposed", "hesitant", "supportive", "committed"])
+        stance = rng.choice(["opposed", "reluctant", "supportive", "committed"])
         lines += [
             f"  - key: e{number}",
             "    type: position.stated",
@@ -82,7 +82,7 @@ def _dossier(name: str, start: int, count: int, rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-def importer(url: str, number: int, until: float, results: Any) -> None:
+def importer(url: str, number: int, until: float, pause: float, results: Any) -> None:
     rng = random.Random(number)
     timeline = Timeline(EventStore(create_engine(url)), catch_up=False)
     appended, next_key, errors = 0, 0, collections.Counter[str]()
@@ -96,6 +96,7 @@ def importer(url: str, number: int, until: float, results: Any) -> None:
             continue
         appended += report.total_appended
         next_key += 20
+        time.sleep(pause)
     results.put(("importer", appended, dict(errors), _peak()))
 
 
@@ -134,6 +135,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--importers", type=int, default=4)
     parser.add_argument("--readers", type=int, default=2)
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds between imports")
     args = parser.parse_args()
 
     schema = f"soak_{uuid.uuid4().hex[:8]}"
@@ -149,14 +151,17 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, schema: str, admin: sa.Engine) -> None:
     url = _url(args.pg, schema, "setup")
-    migrate.upgrade(create_engine(url))
+    setup = create_engine(url)
+    migrate.upgrade(setup)
+    setup.dispose()  # only the roles' sessions are there to be terminated
     until = time.time() + args.minutes * 60
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     roles = [
         *(
             context.Process(
-                target=importer, args=(_url(args.pg, schema, "importer"), n, until, results)
+                target=importer,
+                args=(_url(args.pg, schema, "importer"), n, until, args.pause, results),
             )
             for n in range(args.importers)
         ),

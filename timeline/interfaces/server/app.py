@@ -99,14 +99,13 @@ class Follower:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.projector.follow(poll=self.poll, stop=self._stop.is_set)
-            except Exception:
-                # The database went away, or a page failed: reads still catch up
-                # themselves, and this tries again.
-                log.exception("the projector stopped; retrying")
-                self._stop.wait(5 * self.poll + 1)
+        # `follow` itself rides out a lost database. What else ends it is a failing
+        # page, which would fail again: it is logged once, and reads still bring the
+        # read models up to date themselves (and say why), as /healthz shows the lag.
+        try:
+            self.projector.follow(poll=self.poll, stop=self._stop.is_set)
+        except Exception:
+            log.exception("the projector's follower stopped")
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -176,7 +176,7 @@ def state(
     # `as_of` the answer moves with the clock.
     final = as_of is not None and _final(svc, known_at)
     found = svc.timeline.state(
-        as_of or dt.datetime.now(dt.UTC),
+        as_of or _now(),
         known_at=known_at,
         dossier=dossier,
         actor=actor,

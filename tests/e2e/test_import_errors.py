@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,64 @@ def test_any_corruption_is_all_or_nothing(
         assert err.startswith("Error: "), err
         assert err.count("\n") == 1, err
         assert store.head() == before
+
+
+BOMS = {
+    "utf-8": codecs.BOM_UTF8,
+    "utf-16-le": codecs.BOM_UTF16_LE,
+    "utf-16-be": codecs.BOM_UTF16_BE,
+    "utf-32-le": codecs.BOM_UTF32_LE,
+}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.sampled_from([b"", *BOMS.values()]),
+    body=st.binary(max_size=200) | st.sampled_from([(HEADER + GOOD_EVENTS).encode()]),
+    suffix=st.binary(max_size=20),
+    form=st.sampled_from(["yaml", "jsonl"]),
+)
+def test_any_bytes_are_imported_or_refused_in_one_line(
+    prefix: bytes,
+    body: bytes,
+    suffix: bytes,
+    form: str,
+    db: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Random bytes, a byte-order mark in any encoding, a good file with junk at its end:
+    one line and an unchanged store, or an import."""
+    path = tmp_path / f"bytes.{form}"
+    path.write_bytes(prefix + body + suffix)
+    store = EventStore.open(db)
+    before = store.head()
+    capsys.readouterr()
+    status = main(["import", "--db", db, str(path)])
+    err = capsys.readouterr().err
+    if status == 0:
+        assert store.head() >= before
+    else:
+        assert (status, err.count("\n")) == (1, 1), err
+        assert err.startswith(f"Error: {path}"), err
+        assert store.head() == before
+
+
+@pytest.mark.parametrize("encoding", sorted(BOMS))
+def test_a_byte_order_mark_is_read_or_named(
+    encoding: str, db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """UTF-8 with a BOM (as some editors save it) imports; other encodings are named."""
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(BOMS[encoding] + (HEADER + GOOD_EVENTS).encode(encoding))
+    status = main(["import", "--db", db, str(path)])
+    err = capsys.readouterr().err
+    if encoding == "utf-8":
+        assert status == 0, err
+        assert EventStore.open(db).head() == 3
+    else:
+        assert status == 1
+        assert "expected UTF-8 text" in err, err
+        assert EventStore.open(db).head() == 0

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from events import Occurred
+from projections import project
+from tests import edges
 from tests.e2e.test_import_errors import HEADER
 from timeline.interfaces.cli import main
+from timeline.readmodels.reader import Reader
+from timeline.store import EventStore
+from timeline.store.database import create_engine
+from timeline.store.schema import NAME_LENGTH
 
 
 def _pledge(key: str, occurred: str, quantity: int, donor: str = "DEU") -> str:
@@ -53,3 +63,58 @@ def test_sums_beyond_one_sources_limit_are_read(
     ):
         assert main(command) == 0, command
     assert "2000000000" in capsys.readouterr().out
+
+
+_ACCEPTED: dict[str, int] = {}
+"""Dossiers imported so far into each test database: every example adds one."""
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_whatever_the_import_accepts_every_read_shows(
+    fresh_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], data: st.DataObject
+) -> None:
+    """Files at the edge of every limit, several in one database reusing keys and codes:
+    once imported, every command reads them, text shows no raw escape, the JSON log
+    holds every key as written, and the read models equal the pure projection."""
+    if fresh_url not in _ACCEPTED:
+        assert main(["init", "--db", fresh_url]) == 0
+    count = _ACCEPTED[fresh_url] = _ACCEPTED.get(fresh_url, 0) + 1
+    name = data.draw(edges.codes())[: NAME_LENGTH - 4] + f"-{count:03d}"
+    dossier = data.draw(edges.dossiers(name))
+    path = edges.write(dossier, tmp_path, data.draw(st.sampled_from(["yaml", "jsonl"])))
+    before = dt.datetime.now(dt.UTC)
+    capsys.readouterr()
+    assert main(["import", "--db", fresh_url, str(path)]) == 0, capsys.readouterr().err
+    assert main(["project", "--db", fresh_url]) == 0
+    first, last = edges.FIRST_DAY, edges.LAST_DAY
+    for form in ("text", "json"):
+        for command in (
+            ["state", "--as-of", last],
+            ["state", "--as-of", first, "--dossier", name],
+            ["diff", "--from", first, "--to", last, "--dossier", name],
+            ["log", "--retracted"],
+            ["log", "--raw", "--dossier", name],
+        ):
+            capsys.readouterr()
+            assert main([*command, "--db", fresh_url, "--format", form]) == 0, command
+            shown = capsys.readouterr()
+            assert not shown.err, (command, shown.err)
+            if form == "text":
+                assert "\x1b" not in shown.out, command
+    assert main(["log", "--raw", "--dossier", name, "--db", fresh_url, "--format", "json"]) == 0
+    logged = json.loads(capsys.readouterr().out)
+    assert {e["key"] for e in logged["events"]} >= {e["key"] for e in dossier["events"]}
+    store = EventStore(create_engine(fresh_url))
+    events, reader = list(store.read_all()), Reader(store)
+    for as_of in (first, "2023-01-25", last):
+        moment = Occurred.parse(as_of).end
+        for known_at in (None, before):
+            assert reader.state(moment, known_at=known_at) == project(
+                events, as_of=moment, known_at=known_at
+            )
+    store.engine.dispose()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
 
 from events import DossierDeclared, Envelope, InvalidEvent, Occurred
 from projections import SECTIONS, Diff, Filter, State, Version
+from projections.record import SortKey
 from timeline.dossiers import files as dossier_files
 from timeline.errors import DossierError, DuplicateEvent, UnknownItem, UnknownName
 from timeline.log import Entry, feed
@@ -131,8 +132,10 @@ class Timeline:
         known_at: str | dt.datetime | None = None,
         raw: bool = False,
         retracted: bool = False,
-    ) -> list[Entry]:
-        """The chronological feed (valid time, then key): facts as corrected, or as recorded.
+        after: SortKey | None = None,
+    ) -> Iterator[Entry]:
+        """The chronological feed (valid time, then key): facts as corrected, or as recorded,
+        lazily, from just after the entry whose `fold_order` is `after`.
 
         See `timeline.log`; an unknown dossier or actor is an `UnknownName` error.
         """
@@ -147,6 +150,7 @@ class Timeline:
             known_at=cutoff(known_at) if known_at else None,
             raw=raw,
             retracted=retracted,
+            after=after,
         )
 
     # -- the read side ---------------------------------------------------------------

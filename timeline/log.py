@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
+import itertools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import attrs
 
-from events import DossierDeclared, Envelope, EventCorrected, EventRetracted
-from projections.record import FIXES, Fixes, fold_order, reference, standing
+from events import REGISTRY, DossierDeclared, Envelope, EventCorrected, EventRetracted
+from projections.record import FIXES, Fixes, SortKey, fold_order, reference, standing
 from projections.refs import Ref
 from timeline.store import EventStore
 
@@ -43,30 +45,83 @@ def feed(
     known_at: dt.datetime | None = None,
     raw: bool = False,
     retracted: bool = False,
-) -> list[Entry]:
-    """The events whose valid time overlaps ``[start, end)``, by valid time then key.
+    after: SortKey | None = None,
+) -> Iterator[Entry]:
+    """The events whose valid time overlaps ``[start, end)``, by valid time then key
+    (`fold_order`), from just after `after` on.
 
     `raw` gives every event as recorded; otherwise facts as corrected, the
-    retracted ones only with `retracted`.
+    retracted ones only with `retracted`. Entries come lazily, the store read
+    along the valid-time index: a page of the feed costs what it shows, plus
+    the fixes of the dossier (a correction may move its target anywhere).
     """
-    window = store.read_all(
-        dossier=dossier, occurred_from=start, occurred_to=end, recorded_before=known_at
-    )
     if raw:
-        entries = [Entry(envelope=e) for e in window]
+        entries: Iterable[Entry] = (
+            Entry(envelope=e) for e in _in_order(store, dossier, types, start, end, known_at, after)
+        )
     else:
-        found = {e.id: e for e in window if not isinstance(e.event, (*FIXES, DossierDeclared))}
-        entries = _corrected(store, found, dossier, known_at, retracted)
-        entries = [e for e in entries if _overlaps(e.envelope, start, end)]
-    return sorted(
-        (
-            e
-            for e in entries
-            if (types is None or e.envelope.type in types)
-            and (actor is None or actor in e.envelope.event.named_actors())
-        ),
-        key=lambda e: fold_order(e.envelope),
+        fixed = _fixed(store, dossier, known_at, retracted)
+        kinds = [k for k in types or REGISTRY if k not in _NOT_FACTS]
+        facts = (
+            Entry(envelope=e)
+            for e in _in_order(store, dossier, kinds, start, end, known_at, after)
+            if e.id not in fixed
+        )
+        moved = sorted(
+            (
+                e
+                for e in fixed.values()
+                if e is not None
+                and _overlaps(e.envelope, start, end)
+                and (after is None or fold_order(e.envelope) > after)
+            ),
+            key=_order,
+        )
+        entries = heapq.merge(facts, moved, key=_order)
+    for entry in entries:
+        if (types is None or entry.envelope.type in types) and (
+            actor is None or actor in entry.envelope.event.named_actors()
+        ):
+            yield entry
+
+
+_NOT_FACTS = frozenset(cls.type for cls in (*FIXES, DossierDeclared))
+
+
+def _order(entry: Entry) -> SortKey:
+    return fold_order(entry.envelope)
+
+
+def _in_order(
+    store: EventStore,
+    dossier: str | None,
+    types: Sequence[str] | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    known_at: dt.datetime | None,
+    after: SortKey | None,
+) -> Iterator[Envelope]:
+    """The stored events overlapping ``[start, end)`` in fold order, after `after`.
+
+    The store streams them by valid start; those sharing a start are sorted by
+    the rest of the order here. Facts that began before `start` and run into it
+    come first, from a scan of the events before `start` (no index finds them).
+    """
+    read = functools.partial(
+        store.read_started, dossier=dossier, types=types, recorded_before=known_at
     )
+    lowest = after[0] if after is not None else None
+    if start is None:
+        stream = read(lowest, end)
+    elif lowest is None or lowest < start:
+        hanging = read(lowest, start, ending_after=start)
+        stream = itertools.chain(hanging, read(start, end))
+    else:
+        stream = read(lowest, end)
+    for _, same_start in itertools.groupby(stream, key=lambda e: e.occurred.start):
+        for envelope in sorted(same_start, key=fold_order):
+            if after is None or fold_order(envelope) > after:
+                yield envelope
 
 
 def _overlaps(envelope: Envelope, start: dt.datetime | None, end: dt.datetime | None) -> bool:
@@ -74,14 +129,11 @@ def _overlaps(envelope: Envelope, start: dt.datetime | None, end: dt.datetime | 
     return (start is None or occurred.end > start) and (end is None or occurred.start < end)
 
 
-def _corrected(
-    store: EventStore,
-    found: dict[uuid.UUID, Envelope],
-    dossier: str | None,
-    known_at: dt.datetime | None,
-    retracted: bool,
-) -> list[Entry]:
-    """The facts found, and those corrections may have moved into the window, as corrected."""
+def _fixed(
+    store: EventStore, dossier: str | None, known_at: dt.datetime | None, retracted: bool
+) -> dict[uuid.UUID, Entry | None]:
+    """Every fact a standing fix touches, by id: as corrected, or marked retracted
+    (None where retracted facts are not shown)."""
     fixes = list(
         store.read_all(
             dossier=dossier,
@@ -92,7 +144,7 @@ def _corrected(
     by_dossier: dict[str, list[Envelope]] = {}
     for fix in fixes:
         by_dossier.setdefault(fix.dossier, []).append(fix)
-    entries = []
+    fixed: dict[uuid.UUID, Entry | None] = {}
     for name, held in by_dossier.items():
         targets = store.find(name, {reference(f) for f in held})
         named = {
@@ -102,15 +154,9 @@ def _corrected(
             and (known_at is None or (t.recorded is not None and t.recorded < known_at))
         }
         result = standing(held, functools.partial(_target, named))
-        for target in named.values():
-            if not isinstance(target.event, (*FIXES, DossierDeclared)):
-                found.setdefault(target.id, target)
-        entries += _entries(
-            [e for e in found.values() if e.dossier == name], held, named, result, retracted
-        )
-    plain = {e.dossier for e in found.values()} - by_dossier.keys()
-    entries += [Entry(envelope=e) for e in found.values() if e.dossier in plain]
-    return entries
+        facts = {t.id: t for t in named.values() if t.type not in _NOT_FACTS}
+        fixed |= _entries(facts.values(), held, named, result, retracted)
+    return fixed
 
 
 def _target(named: dict[int, Envelope], fix: Envelope) -> Envelope | None:
@@ -123,22 +169,24 @@ def _entries(
     named: dict[int, Envelope],
     result: Fixes,
     retracted: bool,
-) -> list[Entry]:
+) -> dict[uuid.UUID, Entry | None]:
+    """Each fact as its fixes leave it; a retracted one marked, or None unless `retracted`."""
     retractions: dict[int, list[Ref]] = {}
     for fix in fixes:
         target = named.get(fix.id.int)
         stands = fix.id.int not in result.retracted
         if isinstance(fix.event, EventRetracted) and stands and target is not None:
             retractions.setdefault(target.id.int, []).append(Ref.of(fix))
-    entries = []
+    entries: dict[uuid.UUID, Entry | None] = {}
     for fact in facts:
         view = result.view(fact)
         corrections = result.corrections.get(fact.id.int, ())
         refs = tuple(Ref.of(c) for c in corrections if isinstance(c.event, EventCorrected))
-        if view is None:
-            if retracted:
-                by = tuple(sorted(retractions.get(fact.id.int, ())))
-                entries.append(Entry(envelope=fact, corrected_by=refs, retracted_by=by))
-            continue
-        entries.append(Entry(envelope=view, corrected_by=refs))
+        if view is not None:
+            entries[fact.id] = Entry(envelope=view, corrected_by=refs)
+        elif retracted:
+            by = tuple(sorted(retractions.get(fact.id.int, ())))
+            entries[fact.id] = Entry(envelope=fact, corrected_by=refs, retracted_by=by)
+        else:
+            entries[fact.id] = None
     return entries

@@ -247,12 +247,17 @@ class Projector:
         """
 
         def run(connected: Callable[[], None]) -> None:
+            def advanced(position: int, head: int) -> None:
+                connected()  # a page committed: the next loss starts from a short pause
+                if progress is not None:
+                    progress(position, head)
+
             with self.store.waiter(poll) as waiter:  # listening first misses nothing
-                self.catch_up(progress)
+                self.catch_up(advanced)
                 connected()
                 while not stop():
                     waiter.wait()
-                    self.catch_up(progress)
+                    self.catch_up(advanced)
 
         faults.reconnecting(run, stop, log, "the projector")
 

@@ -476,13 +476,18 @@ class EventStore:
         through: int | None = None,
         types: Iterable[str] | None = None,
         sources: bool = True,
+        dossier: str | None = None,
+        recorded_before: dt.datetime | None = None,
+        ending_after: dt.datetime | None = None,
     ) -> Iterator[Envelope]:
         """Events whose valid time starts in ``[start, end)``, by start, streamed.
 
         Pages follow the `occurred_start` index, so a window at the end of a
         long history costs what the window holds (every type, every
         position), not what precedes it.
-        `after` and `through` keep events in that range of positions.
+        `after` and `through` keep events in that range of positions;
+        `dossier`, `recorded_before` and `ending_after` (a valid time that ends
+        after it) filter the rows the index finds.
         Without `sources`, envelopes come without their citations (for folds).
         """
         # Only the valid-time bounds and `after` go to the database as they
@@ -491,10 +496,18 @@ class EventStore:
         # page. Types go as an expression no index answers, so the database
         # skips the other rows without handing them over; `through` applies
         # to raw rows, before anything is decoded.
-        start, end = (_aware(t) for t in (start, end))
+        start, end, recorded_before, ending_after = (
+            _aware(t) for t in (start, end, recorded_before, ending_after)
+        )
         filters: list[sa.ColumnElement[bool]] = []
         if after is not None:
             filters.append(table.c.position > after)
+        if dossier is not None:  # as an expression, for the reason types are
+            filters.append((table.c.dossier + "") == dossier)
+        if recorded_before is not None:
+            filters.append(table.c.recorded < recorded_before)
+        if ending_after is not None:
+            filters.append(table.c.occurred_end > ending_after)
         if end is not None:
             filters.append(table.c.occurred_start < end)
         if types is not None:

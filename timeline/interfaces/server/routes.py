@@ -15,6 +15,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import re
 import uuid
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from starlette.responses import Response, StreamingResponse
 
 from events import REGISTRY, InvalidEvent, Occurred
 from projections import SECTIONS, diff_to_json, history_to_json, state_to_json
-from projections.record import fold_order
+from projections.record import SortKey, fold_order
 from timeline.dossiers import files as dossier_files
 from timeline.engine import cutoff
 from timeline.interfaces.render import LOG_SCHEMA, entry_to_json
@@ -296,10 +297,10 @@ def log(
         known_at=known,
         raw=raw,
         retracted=retracted,
+        after=after,
     )
-    if after is not None:
-        entries = [e for e in entries if fold_order(e.envelope) > after]
-    page, rest = entries[:limit], entries[limit:]
+    listed = list(itertools.islice(entries, limit + 1))
+    page, rest = listed[:limit], listed[limit:]
     body = {
         "schema": LOG_SCHEMA,
         "events": [entry_to_json(e) for e in page],
@@ -318,7 +319,7 @@ def _next(known: dt.datetime, last: Entry) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(state)).decode().rstrip("=")
 
 
-def _cursor(text: str) -> tuple[dt.datetime, tuple[Any, ...]]:
+def _cursor(text: str) -> tuple[dt.datetime, SortKey]:
     """The transaction time and the last entry's sort key a cursor holds."""
     try:
         known, start, end, key, dossier, event_id = orjson.loads(
@@ -327,9 +328,9 @@ def _cursor(text: str) -> tuple[dt.datetime, tuple[Any, ...]]:
         times = [dt.datetime.fromisoformat(t) for t in (known, start, end)]
         if any(t.tzinfo is None for t in times) or not isinstance(key, str):
             raise ValueError(text)
-        if not isinstance(event_id, str):
+        if not isinstance(event_id, str) or not isinstance(dossier, str):
             raise TypeError(text)
-        return times[0], (times[1], times[2], key, str(dossier), uuid.UUID(event_id))
+        return times[0], (times[1], times[2], key, dossier, uuid.UUID(event_id))
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as err:
         detail = "cursor: expected the `next` of an earlier page"
         raise Problem(400, "invalid-cursor", "Invalid cursor", detail) from err

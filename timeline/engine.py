@@ -10,13 +10,13 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from events import DossierDeclared, Envelope, InvalidEvent, Occurred
 from projections import SECTIONS, Diff, Filter, State, Version
 from projections.record import SortKey
-from timeline.dossiers import files as dossier_files
 from timeline.errors import DossierError, DuplicateEvent, UnknownItem, UnknownName
 from timeline.log import Entry, feed
 from timeline.readmodels import catalogue
@@ -24,8 +24,11 @@ from timeline.readmodels.projector import Projector, checkpoint
 from timeline.readmodels.reader import Reader
 from timeline.store import EventStore
 
+if TYPE_CHECKING:
+    from timeline.dossiers.files import DossierFile
 
-def _located(files: Sequence[dossier_files.DossierFile], err: DuplicateEvent) -> DossierError:
+
+def _located(files: Sequence[DossierFile], err: DuplicateEvent) -> DossierError:
     """The store's refusal, pointed at the file and line of the event it refused."""
     for dossier_file in files:
         if dossier_file.dossier == err.dossier and err.key in dossier_file.lines:
@@ -88,16 +91,20 @@ class Timeline:
 
     def import_files(self, paths: Sequence[Path]) -> ImportReport:
         """Validate every file, then append them all in one transaction, or nothing."""
+        from timeline.dossiers import files as dossier_files  # YAML and ISO codes: imports only
+
         files = []
         for path in paths:
             files.append(dossier_files.read_file(path))
             log.info("read %s: %d events, valid", path, len(files[-1].envelopes))
         return self.import_dossiers(files)
 
-    def import_dossiers(self, files: Sequence[dossier_files.DossierFile]) -> ImportReport:
+    def import_dossiers(self, files: Sequence[DossierFile]) -> ImportReport:
         """Check the references of dossiers already read, then append them all in one
         transaction, or nothing."""
-        dossier_files.check_references(files, self.store.find)
+        from timeline.dossiers.files import check_references
+
+        check_references(files, self.store.find)
         batches: dict[str, list[Envelope]] = {}
         for dossier_file in files:
             batch = batches.setdefault(dossier_file.dossier, [])
@@ -181,7 +188,10 @@ class Timeline:
     ) -> Filter:
         """A filter of names the store knows; an unknown one is an `UnknownName` error."""
         known = dict(self.names())
-        known["actor"] = known["actor"] | dossier_files.ISO_STATES
+        if actor is not None and actor not in known["actor"]:
+            from timeline.dossiers.files import ISO_STATES  # states no item names yet
+
+            known["actor"] = known["actor"] | ISO_STATES
         for kind, value in (("dossier", dossier), ("actor", actor), ("issue", issue)):
             if value is not None and value not in known[kind]:
                 raise UnknownName(kind, value, known[kind])

@@ -3,6 +3,11 @@
 Library errors (`TimelineError`) become one ``Error: …`` line on stderr and
 exit status 1; bad arguments exit 2 with click's usage message. No command
 prints a traceback for anything a user can get wrong.
+
+Each command imports what it needs when it runs: building the command line
+loads click alone, so `timeline --help` and `--version` start at once, and a
+read never loads Alembic, the web stack, or the importer's YAML and ISO
+tables (`tests/e2e/test_startup.py` keeps it so).
 """
 
 from __future__ import annotations
@@ -13,25 +18,20 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
 import click
-import sqlalchemy as sa
-from rich.console import Console
-from rich.progress import Progress
 
-from events import REGISTRY, InvalidEvent, Occurred, TimelineError
-from projections import SECTIONS, diff_to_json, history_to_json, state_to_json
-from timeline.engine import Timeline, cutoff
-from timeline.interfaces import render
-from timeline.interfaces.render import LOG_SCHEMA, entry_to_json
-from timeline.readmodels.projector import Projector
-from timeline.store import EventStore, faults, migrate
-from timeline.store.database import LOCK_TIMEOUT, create_engine, default_url
+from timeline.environment import LOCK_TIMEOUT, default_url
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from rich.console import Console
+
+    from timeline.engine import Timeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEED = "ukraine-mbt-2023.yaml"
@@ -44,11 +44,48 @@ class When(click.ParamType):  # type: ignore[type-arg]
     name = "WHEN"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from events import InvalidEvent, Occurred
+
         try:
             Occurred.parse(str(value))
         except InvalidEvent as err:
             self.fail(err.expected, param, ctx)
         return str(value)
+
+
+class Names(click.Choice):  # type: ignore[type-arg]
+    """A choice among names the vocabulary defines, loaded when first asked for, so that
+    building the command line does not load the vocabulary."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self._names = names
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, _given: Sequence[str]) -> None:
+        """click.Choice sets them; ours come from `names`."""
+
+
+def _event_types() -> list[str]:
+    from events import REGISTRY
+
+    return sorted(REGISTRY)
+
+
+def _sections() -> list[str]:
+    from projections import SECTIONS
+
+    return list(SECTIONS)
+
+
+def _timeline(db: str) -> Timeline:
+    from timeline.engine import Timeline
+
+    return Timeline.open(db)
 
 
 WHEN = When()
@@ -78,6 +115,8 @@ def format_option(*choices: str) -> Callable[[F], F]:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
 
@@ -123,6 +162,9 @@ def init(db: str) -> None:
 
     Example: timeline init --db sqlite:///timeline.db
     """
+    from timeline.store import migrate
+    from timeline.store.database import create_engine
+
     engine = create_engine(db)
     migrate.upgrade(engine)
     click.echo(f"Schema at revision {migrate.current_revision(engine)} in {engine.url}")
@@ -136,7 +178,7 @@ def import_(db: str, files: Sequence[Path]) -> None:
 
     Re-importing a file appends nothing. Example: timeline import dossier.yaml
     """
-    report = Timeline.open(db).import_files(list(files))
+    report = _timeline(db).import_files(list(files))
     for name in report.appended:
         click.echo(
             f"{name}: {report.appended[name]} appended, {report.unchanged[name]} already present"
@@ -155,7 +197,7 @@ def filter_options(command: F) -> F:
                 "--section",
                 "sections",
                 multiple=True,
-                type=click.Choice(list(SECTIONS)),
+                type=Names(_sections),
                 help="Only these sections (repeat for several).",
             ),
         ]
@@ -168,9 +210,7 @@ def filter_options(command: F) -> F:
 @db_option
 @click.option("--dossier", help="Only this dossier.")
 @click.option("--actor", help="Only events naming this actor (e.g. DEU).")
-@click.option(
-    "--type", "types", multiple=True, type=click.Choice(sorted(REGISTRY)), help="Only these types."
-)
+@click.option("--type", "types", multiple=True, type=Names(_event_types), help="Only these types.")
 @click.option("--from", "start", type=WHEN, help="Events whose valid time reaches this date.")
 @click.option("--to", "end", type=WHEN, help="Events that may have started by this date.")
 @click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
@@ -193,8 +233,10 @@ def log(
 
     Example: timeline log --actor DEU --from 2023-01-20 --to 2023-01-26
     """
+    from timeline.interfaces import render
+
     _chronological(start, end, "--from", "--to")
-    entries = Timeline.open(db).log(
+    entries = _timeline(db).log(
         dossier=dossier,
         actor=actor,
         types=types,
@@ -205,13 +247,15 @@ def log(
         retracted=retracted,
     )
     if output == "json":
-        _json({"schema": LOG_SCHEMA, "events": [entry_to_json(e) for e in entries]})
+        _json({"schema": render.LOG_SCHEMA, "events": [render.entry_to_json(e) for e in entries]})
     else:
         _console().print(render.log_table(entries))
 
 
 def _chronological(first: str | None, second: str | None, *names: str) -> None:
     """Refuse two dates given in the wrong order, as a usage error."""
+    from events import Occurred
+
     if first and second and Occurred.parse(first).start > Occurred.parse(second).start:
         raise click.UsageError(f"{names[0]} {first} comes after {names[1]} {second}")
 
@@ -236,7 +280,10 @@ def state(
 
     Example: timeline state --as-of 2023-01-20 --actor DEU --format json
     """
-    found = Timeline.open(db).state(
+    from projections import state_to_json
+    from timeline.interfaces import render
+
+    found = _timeline(db).state(
         as_of, known_at=known_at, dossier=dossier, actor=actor, issue=issue, sections=sections
     )
     document = state_to_json(found)
@@ -275,8 +322,11 @@ def diff(
 
     Example: timeline diff --from 2023-01-20 --to 2023-01-26 --format markdown
     """
+    from projections import diff_to_json
+    from timeline.interfaces import render
+
     _chronological(start, end, "--from", "--to")
-    found = Timeline.open(db).diff(
+    found = _timeline(db).diff(
         start,
         end,
         known_at=known_at,
@@ -298,7 +348,7 @@ def diff(
 
 @cli.command()
 @db_option
-@click.argument("section", type=click.Choice(list(SECTIONS)))
+@click.argument("section", type=Names(_sections))
 @click.argument("key", nargs=-1, required=True)
 @click.option("--dossier", help="The item's dossier, when several have one with this key.")
 @click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
@@ -319,7 +369,11 @@ def history(
 
     Example: timeline history positions DEU mbt-for-ukraine
     """
-    timeline = Timeline.open(db)
+    from projections import history_to_json
+    from timeline.engine import cutoff
+    from timeline.interfaces import render
+
+    timeline = _timeline(db)
     whole, versions = timeline.history(section, key, dossier=dossier, known_at=known_at)
     known = cutoff(known_at) if known_at else None
     document = history_to_json(section, whole, known, versions)
@@ -352,6 +406,9 @@ def project(db: str, rebuild: bool, follow: bool, poll: float, batch: int) -> No
 
     Example: timeline project --follow
     """
+    from timeline.readmodels.projector import Projector
+    from timeline.store import EventStore
+
     projector = Projector(EventStore.open(db), page_size=batch)
     with _progress() as progress:
         if rebuild:
@@ -369,6 +426,9 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("projecting", total=None)
 
@@ -421,10 +481,12 @@ def serve(
 
     Example: timeline serve --port 8000, then curl localhost:8000/api/state?as_of=2023-01-20
     """
-    # The web stack loads only for this command, so other commands start quickly.
+    import attrs
     import uvicorn
 
     from timeline.interfaces.server import Settings, app
+    from timeline.store import migrate
+    from timeline.store.database import create_engine
 
     settings = Settings(url=db, write_token=write_token, cors_origins=cors_origins)
     if max_body is not None:
@@ -453,6 +515,12 @@ def demo(db: str | None) -> None:
 
     Example: timeline demo
     """
+    from projections import diff_to_json
+    from timeline.engine import Timeline
+    from timeline.interfaces import render
+    from timeline.store import EventStore, migrate
+    from timeline.store.database import create_engine
+
     with tempfile.TemporaryDirectory(prefix="timeline-demo-") as folder:
         url = db or f"sqlite:///{Path(folder) / 'demo.db'}"
         engine = create_engine(url)
@@ -482,6 +550,9 @@ def demo(db: str | None) -> None:
 
 
 def _show_state(console: Console, timeline: Timeline, as_of: str) -> None:
+    from projections import state_to_json
+    from timeline.interfaces import render
+
     render.print_all(console, render.state_tables(state_to_json(timeline.state(as_of)), as_of))
 
 
@@ -501,18 +572,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted.", err=True)
         return 1
-    except TimelineError as err:
-        click.echo(f"Error: {render.visible(str(err))}", err=True)
-        return 1
-    except sa.exc.DBAPIError as err:
-        click.echo(f"Error: {_database_failure(err)}", err=True)
+    except Exception as err:
+        said = _failure(err)
+        if said is None:
+            raise
+        click.echo(f"Error: {said}", err=True)
         return 1
     return 0
+
+
+def _failure(err: Exception) -> str | None:
+    """One line for an error a user can get wrong or a database can give; None for a bug.
+
+    The classes are imported here: a command that raised them has loaded them.
+    """
+    import sqlalchemy as sa
+
+    from events import TimelineError
+    from timeline.interfaces.render import visible
+
+    if isinstance(err, TimelineError):
+        return visible(str(err))
+    if isinstance(err, sa.exc.DBAPIError):
+        return visible(_database_failure(err))
+    return None
 
 
 def _database_failure(err: sa.exc.DBAPIError) -> str:
     """What failed in the database, and what to do, in one line. Every write is one
     transaction, so whatever the command was writing is not written."""
+    from timeline.store import faults
+
     said = faults.reason(err)
     if "lock" in said.lower():
         advice = "another process holds the lock; try again, or wait longer with --lock-timeout"
@@ -520,4 +610,4 @@ def _database_failure(err: sa.exc.DBAPIError) -> str:
         advice = "the connection to the database failed; try again"
     else:
         advice = "the database refused a statement"
-    return render.visible(f"{said} ({advice}; what this command was writing is not written)")
+    return f"{said} ({advice}; what this command was writing is not written)"

@@ -13,20 +13,15 @@ import sqlite3
 from typing import Any
 
 import orjson
-import psycopg.types.json
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from timeline.environment import DEFAULT_URL, LOCK_TIMEOUT, default_url
 from timeline.errors import StoreUnavailable
 
-DEFAULT_URL = "sqlite:///timeline.db"
+__all__ = ["DEFAULT_URL", "LOCK_TIMEOUT", "WRITE", "create_engine", "default_url"]
+
 WRITE = {"timeline_write": True}
-LOCK_TIMEOUT = "TIMELINE_LOCK_TIMEOUT"
-
-
-def default_url() -> str:
-    """`$TIMELINE_DB`, else the embedded database in the working directory."""
-    return os.environ.get("TIMELINE_DB") or DEFAULT_URL
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -64,6 +59,8 @@ def create_engine(url: str | URL, **kwargs: Any) -> Engine:
         shown = parsed.render_as_string(hide_password=True)
         raise StoreUnavailable(shown, "expected a sqlite:// or postgresql:// URL")
     if parsed.get_backend_name() != "sqlite":
+        import psycopg.types.json  # the driver loads with the first PostgreSQL engine
+
         engine = sa.create_engine(parsed, **kwargs)
 
         @sa.event.listens_for(engine, "connect")

@@ -32,7 +32,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -652,17 +651,20 @@ class Waiter:
 
     def __init__(self, engine: Engine, poll: float) -> None:
         self.engine, self.poll = engine, poll
+        # The driver's own (psycopg's, loaded with the engine's first connection).
+        self._lost: type[Exception] = sa.exc.OperationalError
         self.listener: Any = None
 
     def __enter__(self) -> Waiter:
         if self.engine.dialect.name == "postgresql":
             raw = self.engine.raw_connection()
+            self._lost = self.engine.dialect.loaded_dbapi.OperationalError
             self.listener = raw.driver_connection
             raw.detach()  # autocommit and LISTEN must not go back to the pool
             try:
                 self.listener.autocommit = True
                 self.listener.execute(f"LISTEN {CHANNEL}")
-            except psycopg.OperationalError as err:  # a pooled connection that had died
+            except self._lost as err:  # a pooled connection that had died
                 self.listener.close()
                 raise sa.exc.OperationalError(f"LISTEN {CHANNEL}", None, err) from err
         return self
@@ -676,9 +678,7 @@ class Waiter:
         try:
             for _ in self.listener.notifies(timeout=self.poll, stop_after=1):
                 pass
-        except (
-            psycopg.OperationalError
-        ) as err:  # the driver's own: LISTEN is not through SQLAlchemy
+        except self._lost as err:  # the driver's own: LISTEN is not through SQLAlchemy
             raise sa.exc.OperationalError(f"LISTEN {CHANNEL}", None, err) from err
 
     def __exit__(self, *exc: object) -> None:

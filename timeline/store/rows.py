@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
@@ -197,7 +196,7 @@ def execute(
     statements = [statements] if isinstance(statements, str) else list(statements)
     driver: Any = conn.connection.driver_connection
     sqlite = conn.dialect.name == "sqlite"
-    cursor = driver.cursor() if sqlite else psycopg.ClientCursor(driver)
+    cursor = driver.cursor() if sqlite else conn.dialect.loaded_dbapi.ClientCursor(driver)
     if not sqlite:
         statements = ["; ".join(statements)]
     *first, last = statements
@@ -253,9 +252,10 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
-    except psycopg.Error as err:
+    except conn.dialect.loaded_dbapi.Error as err:
         # As SQLAlchemy would have raised it, so callers handle one error type.
-        raise sa.exc.DBAPIError.instance(statement, None, err, psycopg.Error) from err
+        failed = conn.dialect.loaded_dbapi.Error
+        raise sa.exc.DBAPIError.instance(statement, None, err, failed) from err
     if then:
         execute(conn, then)
 

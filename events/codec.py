@@ -20,6 +20,7 @@ import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 
+from events.coding import codes
 from events.envelope import Envelope, Source
 from events.errors import InvalidEvent
 from events.occurred import Occurred
@@ -328,6 +329,7 @@ def source_to_dict(source: Source) -> JSON:
 
 def envelope_to_dict(envelope: Envelope) -> JSON:
     """The whole envelope, JSON-ready: the shape of `--format json` events."""
+    cameo, plover = codes(envelope.event)
     return {
         "id": str(envelope.id),
         "key": envelope.key,
@@ -343,6 +345,6 @@ def envelope_to_dict(envelope: Envelope) -> JSON:
         "version": envelope.version,
         "payload": event_to_dict(envelope.event),
         "sources": [source_to_dict(s) for s in envelope.sources],
-        "cameo": envelope.event.cameo or None,
-        "plover": envelope.event.plover or None,
+        "cameo": cameo,
+        "plover": plover,
     }

@@ -77,8 +77,6 @@ class Event:
 
     type: ClassVar[str]
     schema_version: ClassVar[int] = 1
-    cameo: ClassVar[str] = ""
-    plover: ClassVar[str] = ""
     # Fields naming actors, and fields naming other events by key or id: the
     # importer resolves both, the log filters on the first.
     actor_fields: ClassVar[tuple[str, ...]] = ()
@@ -117,8 +115,6 @@ class PressureApplied(Event):
     type: ClassVar[str] = "pressure.applied"
     actor_fields: ClassVar[tuple[str, ...]] = ("actors", "target")
     schema_version: ClassVar[int] = 2
-    cameo: ClassVar[str] = "1041"
-    plover: ClassVar[str] = "DEMAND"
 
     actors: tuple[str, ...] = attrs.field(validator=_nonempty)
     target: str
@@ -130,8 +126,6 @@ class PressureApplied(Event):
 class RequestFiled(Event):
     type: ClassVar[str] = "request.filed"
     actor_fields: ClassVar[tuple[str, ...]] = ("requester", "addressee")
-    cameo: ClassVar[str] = "101"
-    plover: ClassVar[str] = "REQUEST"
 
     requester: str
     addressee: str
@@ -147,8 +141,6 @@ class RequestDecided(Event):
     type: ClassVar[str] = "request.decided"
     actor_fields: ClassVar[tuple[str, ...]] = ("by",)
     reference_fields: ClassVar[tuple[str, ...]] = ("request",)
-    cameo: ClassVar[str] = "081"
-    plover: ClassVar[str] = "CONCEDE"
 
     request: str = attrs.field(validator=_nonempty)
     decision: Decision
@@ -169,8 +161,6 @@ class Condition:
 class PositionStated(Event):
     type: ClassVar[str] = "position.stated"
     actor_fields: ClassVar[tuple[str, ...]] = ("actor",)
-    cameo: ClassVar[str] = "010"
-    plover: ClassVar[str] = "AGREE"
 
     actor: str
     issue: str
@@ -183,8 +173,6 @@ class PositionStated(Event):
 class PledgeAnnounced(Event):
     type: ClassVar[str] = "pledge.announced"
     actor_fields: ClassVar[tuple[str, ...]] = ("donor", "recipient")
-    cameo: ClassVar[str] = "057"
-    plover: ClassVar[str] = "AID"
 
     donor: str
     recipient: str
@@ -202,8 +190,6 @@ class PrecedentSet(Event):
     type: ClassVar[str] = "precedent.set"
     actor_fields: ClassVar[tuple[str, ...]] = ("actor",)
     reference_fields: ClassVar[tuple[str, ...]] = ("by",)
-    cameo: ClassVar[str] = "057"
-    plover: ClassVar[str] = "AID"
 
     actor: str
     issue: str
@@ -215,8 +201,6 @@ class PrecedentSet(Event):
 class ConsultationHeld(Event):
     type: ClassVar[str] = "consultation.held"
     actor_fields: ClassVar[tuple[str, ...]] = ("participants",)
-    cameo: ClassVar[str] = "040"
-    plover: ClassVar[str] = "CONSULT"
 
     participants: tuple[str, ...] = attrs.field(validator=_nonempty)
     issue: str | None = None
@@ -227,8 +211,6 @@ class ConsultationHeld(Event):
 class StatementIssued(Event):
     type: ClassVar[str] = "statement.issued"
     actor_fields: ClassVar[tuple[str, ...]] = ("actor",)
-    cameo: ClassVar[str] = "010"
-    plover: ClassVar[str] = "AGREE"
 
     actor: str
     issue: str | None = None
@@ -240,8 +222,6 @@ class StatementIssued(Event):
 class ThreatIssued(Event):
     type: ClassVar[str] = "threat.issued"
     actor_fields: ClassVar[tuple[str, ...]] = ("actor", "target")
-    cameo: ClassVar[str] = "130"
-    plover: ClassVar[str] = "THREATEN"
 
     actor: str
     target: str
@@ -253,8 +233,6 @@ class ThreatIssued(Event):
 class CoalitionFormed(Event):
     type: ClassVar[str] = "coalition.formed"
     actor_fields: ClassVar[tuple[str, ...]] = ("coalition", "members", "leads")
-    cameo: ClassVar[str] = "0311"
-    plover: ClassVar[str] = "COOPERATE"
 
     coalition: str
     members: tuple[str, ...] = attrs.field(validator=_nonempty)
@@ -266,8 +244,6 @@ class CoalitionFormed(Event):
 class DeliveryReported(Event):
     type: ClassVar[str] = "delivery.reported"
     actor_fields: ClassVar[tuple[str, ...]] = ("donor", "recipient")
-    cameo: ClassVar[str] = "070"
-    plover: ClassVar[str] = "AID"
 
     donor: str
     recipient: str
@@ -287,8 +263,6 @@ class EventCorrected(Event):
 
     type: ClassVar[str] = "event.corrected"
     reference_fields: ClassVar[tuple[str, ...]] = ("corrects",)
-    cameo: ClassVar[str] = ""
-    plover: ClassVar[str] = ""
 
     corrects: str = attrs.field(validator=_nonempty)
     changes: tuple[tuple[str, str], ...] = attrs.field(validator=_nonempty)

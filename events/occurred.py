@@ -19,8 +19,8 @@ from events.errors import InvalidEvent
 
 EXPECTED = (
     "a date as an instant (2023-01-25T16:12:00-05:00), day (2023-01-25), "
-    "ISO week (2023-W03), month (2023-01), year (2023) or span of days "
-    "(2023-01-01/2023-01-24)"
+    "ISO week (2023-W03), month (2023-01), year (2023) or a span between two of "
+    "those but instants (2023-01-01/2023-01-24, 2024-03/2024-04)"
 )
 
 _ONE_MICROSECOND = dt.timedelta(microseconds=1)
@@ -74,17 +74,24 @@ class Occurred:
     @classmethod
     def _parse(cls, text: str) -> Occurred:
         if "/" in text:
-            first_day, _, last_day = text.partition("/")
-            begin, finish = cls._day(first_day), cls._day(last_day)
+            # From the start of the first to the end of the last, each in the
+            # precision the source gives: "March or April" is 2024-03/2024-04.
+            first, _, last = text.partition("/")
+            begin, finish = cls._period(first), cls._period(last)
             if finish.start < begin.start:
                 raise ValueError("span ends before it starts")
-            return cls(begin.start, finish.end, Precision.SPAN)
+            return cls(begin.start, max(begin.end, finish.end), Precision.SPAN)
         if "T" in text:
             parsed = pendulum.parse(text, tz="UTC", exact=True)
             if not isinstance(parsed, dt.datetime):
                 raise ValueError("not an instant")
             start = _utc(parsed)
             return cls(start, start + _ONE_MICROSECOND, Precision.INSTANT)
+        return cls._period(text)
+
+    @classmethod
+    def _period(cls, text: str) -> Occurred:
+        """A day, week, month or year: what each end of a span may be."""
         if _DAY.match(text):
             return cls._day(text)
         if match := _WEEK.match(text):

@@ -86,7 +86,7 @@ def occurred_texts() -> st.SearchStrategy[str]:
     weeks = st.integers(1, 6).map(lambda w: f"2023-W{w:02d}") | st.just("2022-W51")
     spans = st.tuples(days(), days()).map(
         lambda pair: f"{min(pair).isoformat()}/{max(pair).isoformat()}"
-    )
+    ) | st.sampled_from(("2022-12/2023-01", "2023-W01/2023-W03", "2022/2023", "2023-01/2023-02-03"))
     return st.one_of(
         days().map(dt.date.isoformat),
         instants,

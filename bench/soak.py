@@ -56,12 +56,21 @@ def _kind(err: BaseException) -> str:
 
 
 def _dossier(name: str, start: int, count: int, rng: random.Random) -> str:
-    """A small dossier file: positions of random actors on one issue."""
+    """A small dossier file: positions of random actors on an issue of its own.
+
+    Each file declares a new issue, as a curator's next batch of facts would
+    be about a new question: an item (actor, issue) gets a handful of
+    versions, as in real dossiers. All files on one issue would give each of
+    six items tens of thousands of versions, and a late fact on such an item
+    refolds every version after it: a load no dossier has, which would
+    measure that instead of the faults.
+    """
+    issue = f"issue-{start}"
     lines = [
         f"dossier: {name}",
         "title: Soak",
         "issues:",
-        "  tanks: Tanks",
+        f"  {issue}: Issue {start}",
         "sources:",
         "  s: {publisher: Soak, published: 2023-01-01}",
         "events:",
@@ -74,7 +83,7 @@ def _dossier(name: str, start: int, count: int, rng: random.Random) -> str:
             "    type: position.stated",
             f"    occurred: 2023-02-{day:02d}",
             f"    actor: {rng.choice(ACTORS)}",
-            "    issue: tanks",
+            f"    issue: {issue}",
             f"    stance: {stance}",
             "    sources:",
             "      - {cite: s, quote: 'q'}",

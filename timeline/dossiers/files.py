@@ -7,6 +7,7 @@ The engine appends only what passed, in one transaction.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import uuid
@@ -115,6 +116,32 @@ class DossierFile:
 
 def _fail(path: str, line: int | None, expected: str, **where: str | None) -> DossierError:
     return DossierError(path, line, expected, **where)
+
+
+class Findings:
+    """Errors found so far, for `timeline validate`: reading goes on past an event's
+    error to the next event, and stops once `limit` errors are found."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.errors: list[DossierError] = []
+
+    def add(self, error: DossierError) -> None:
+        """Keep `error`; past the limit, stop reading (`Enough`)."""
+        self.errors.append(error)
+        if len(self.errors) >= self.limit:
+            raise Enough
+
+
+class Enough(Exception):
+    """`Findings` holds as many errors as were asked for."""
+
+
+def _found(findings: Findings | None, error: DossierError) -> None:
+    """Raise `error` (an import stops at the first), or note it and go on (validate)."""
+    if findings is None:
+        raise error
+    findings.add(error)
 
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -416,22 +443,35 @@ def _check_codes(context: _Context, event: Event, fail: Callable[[str, str], Dos
                 continue
             if actor not in context.actors:
                 where = f"{field}[{index}]" if isinstance(value, tuple) else field
-                raise fail(
-                    where, f"expected an ISO 3166-1 alpha-3 code or a declared actor, got {actor!r}"
-                )
+                expected = "expected an ISO 3166-1 alpha-3 code or a declared actor"
+                raise fail(where, f"{expected}, got {actor!r}{_nearest(actor, context.actors)}")
     if isinstance(event, PositionStated) and event.condition is not None:
-        if event.condition.actor not in context.actors:
-            raise fail("condition.actor", f"expected a known actor, got {event.condition.actor!r}")
-        if event.condition.item is not None and event.condition.item not in context.codes["items"]:
-            raise fail("condition.item", f"expected a declared item, got {event.condition.item!r}")
+        actor, item = event.condition.actor, event.condition.item
+        if actor not in context.actors:
+            near = _nearest(actor, context.actors)
+            raise fail("condition.actor", f"expected a known actor, got {actor!r}{near}")
+        if item is not None and item not in context.codes["items"]:
+            near = _nearest(item, context.codes["items"])
+            raise fail("condition.item", f"expected a declared item, got {item!r}{near}")
     for field, kind in _KEY_FIELDS.items():
         value = getattr(event, field, None)
         if value is not None and value not in context.codes[kind]:
-            raise fail(field, f"expected one of the declared {kind}, got {value!r}")
+            near = _nearest(value, context.codes[kind])
+            raise fail(field, f"expected one of the declared {kind}, got {value!r}{near}")
 
 
-def read_file(path: Path) -> DossierFile:
-    """One file, parsed and validated on its own (references are checked later)."""
+def _nearest(value: str, known: Iterable[str]) -> str:
+    """The closest known code as a hint ("; did you mean 'USA'?"), or nothing."""
+    near = difflib.get_close_matches(value, sorted(known), n=1)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def read_file(path: Path, findings: Findings | None = None) -> DossierFile:
+    """One file, parsed and validated on its own (references are checked later).
+
+    With `findings`, an invalid event is noted there and left out, and reading
+    goes on; an unreadable file or header still raises.
+    """
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -439,12 +479,12 @@ def read_file(path: Path) -> DossierFile:
         raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise _fail(name, None, "expected UTF-8 text") from err
-    return read_text(name, text, FORMATS.get(path.suffix, path.suffix))
+    return read_text(name, text, FORMATS.get(path.suffix, path.suffix), findings)
 
 
-def read_text(name: str, text: str, form: str) -> DossierFile:
+def read_text(name: str, text: str, form: str, findings: Findings | None = None) -> DossierFile:
     """A dossier in `form` ("yaml" or "jsonl") named `name` in errors, parsed and
-    validated on its own (references are checked later)."""
+    validated on its own (references are checked later); see `read_file`."""
     header, records, header_line = _parse(name, text, form)
     dossier = header.get("dossier")
     if not isinstance(dossier, str) or not dossier.strip() or "\x00" in dossier:
@@ -455,15 +495,15 @@ def read_text(name: str, text: str, form: str) -> DossierFile:
     seen: dict[str, int] = {}
     envelopes = []
     for record in records:
-        envelope = _envelope(context, dossier, record)
+        try:
+            envelope = _envelope(context, dossier, record)
+        except DossierError as err:
+            _found(findings, err)
+            continue
         if envelope.key in seen:
-            raise _fail(
-                name,
-                record.line,
-                f"duplicate key, first used on line {seen[envelope.key]}",
-                key=envelope.key,
-                field="key",
-            )
+            duplicate = f"duplicate key, first used on line {seen[envelope.key]}"
+            _found(findings, _fail(name, record.line, duplicate, key=envelope.key, field="key"))
+            continue
         seen[envelope.key] = record.line
         envelopes.append(envelope)
     declaration = Envelope.new(
@@ -482,50 +522,70 @@ def read_text(name: str, text: str, form: str) -> DossierFile:
 Lookup = Callable[[str, Iterable[str]], Mapping[str, Envelope]]
 
 
-def check_references(files: Sequence[DossierFile], stored: Lookup) -> None:
-    """References resolve within the batch or the store, to events of the right type."""
+def check_references(
+    files: Sequence[DossierFile], stored: Lookup | None, findings: Findings | None = None
+) -> int:
+    """References resolve within the batch or the store, to events of the right type.
+
+    Without a store (`stored` None), references outside the batch are not
+    checked; returns how many were not. With `findings`, errors are noted there.
+    """
     batch: dict[str, dict[str, Envelope]] = {}
     for dossier_file in files:
         names = batch.setdefault(dossier_file.dossier, {})
         for envelope in dossier_file.envelopes:
             if envelope.key in names and envelope.id != names[envelope.key].id:
-                raise _fail(
-                    dossier_file.path,
-                    dossier_file.line_of(envelope.key),
-                    "duplicate key across the files of this import",
-                    key=envelope.key,
-                    field="key",
-                )
+                where = dossier_file.line_of(envelope.key)
+                duplicate = "duplicate key across the files of this import"
+                error = _fail(dossier_file.path, where, duplicate, key=envelope.key, field="key")
+                _found(findings, error)
             names[envelope.key] = envelope
             names[str(envelope.id)] = envelope
+    unchecked = 0
     for dossier_file in files:
         names = batch[dossier_file.dossier]
         wanted = {
             ref for e in dossier_file.envelopes for ref in e.event.references().values()
         } - set(names)
-        known = {**stored(dossier_file.dossier, wanted), **names}
+        known = {**(stored(dossier_file.dossier, wanted) if stored else {}), **names}
         for envelope in dossier_file.envelopes:
-            for field, ref in envelope.event.references().items():
-                target = known.get(ref)
-                if target is None:
-                    raise _fail(
-                        dossier_file.path,
-                        dossier_file.line_of(envelope.key),
-                        f"expected the key or id of an event of dossier {dossier_file.dossier!r}, "
-                        f"got {ref!r}",
-                        key=envelope.key,
-                        field=field,
-                    )
-                if field == "request" and not isinstance(target.event, RequestFiled):
-                    raise _fail(
-                        dossier_file.path,
-                        dossier_file.line_of(envelope.key),
-                        f"expected a request.filed, {ref!r} is a {target.type}",
-                        key=envelope.key,
-                        field=field,
-                    )
-            if isinstance(envelope.event, EventCorrected):
-                _check_correction(dossier_file, envelope, known[envelope.event.corrects])
+            try:
+                unchecked += _check_references(dossier_file, envelope, known, stored is None)
+            except DossierError as err:
+                _found(findings, err)
+    return unchecked
+
+
+def _check_references(
+    dossier_file: DossierFile, envelope: Envelope, known: Mapping[str, Envelope], partial: bool
+) -> int:
+    """Check one event's references; returns how many could not be (`partial`: no store)."""
+    unchecked = 0
+    for field, ref in envelope.event.references().items():
+        target = known.get(ref)
+        if target is None and partial:
+            unchecked += 1
+            continue
+        if target is None:
+            raise _fail(
+                dossier_file.path,
+                dossier_file.line_of(envelope.key),
+                f"expected the key or id of an event of dossier {dossier_file.dossier!r}, "
+                f"got {ref!r}",
+                key=envelope.key,
+                field=field,
+            )
+        if field == "request" and not isinstance(target.event, RequestFiled):
+            raise _fail(
+                dossier_file.path,
+                dossier_file.line_of(envelope.key),
+                f"expected a request.filed, {ref!r} is a {target.type}",
+                key=envelope.key,
+                field=field,
+            )
+    if isinstance(envelope.event, EventCorrected) and envelope.event.corrects in known:
+        _check_correction(dossier_file, envelope, known[envelope.event.corrects])
+    return unchecked
 
 
 def _check_correction(dossier_file: DossierFile, correction: Envelope, target: Envelope) -> None:

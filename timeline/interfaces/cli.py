@@ -186,6 +186,62 @@ def import_(db: str, files: Sequence[Path]) -> None:
     click.echo(f"{report.files} file(s), {report.total_appended} event(s) appended")
 
 
+@cli.command()
+@click.option(
+    "--db",
+    default=None,
+    help="Also resolve references to stored events in this database (nothing is written).",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Stop after this many errors.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(db: str | None, max_errors: int, files: Sequence[Path]) -> None:
+    """Check dossier files without importing them: every error, one line each, with
+    the nearest known code where one is close. Needs no database.
+
+    Example: timeline validate dossier.yaml more.jsonl
+    """
+    from timeline.dossiers import files as dossier_files
+    from timeline.errors import DossierError
+    from timeline.interfaces.render import visible
+
+    findings = dossier_files.Findings(max_errors)
+    read: list[dossier_files.DossierFile] = []
+    unchecked = 0
+    try:
+        for path in files:
+            try:
+                read.append(dossier_files.read_file(path, findings))
+            except DossierError as err:  # the file, or its header: nothing more to read
+                findings.add(err)
+        stored = None
+        if db is not None:
+            from timeline.store import EventStore
+
+            stored = EventStore.open(db).find
+        unchecked = dossier_files.check_references(read, stored, findings)
+    except dossier_files.Enough:
+        pass
+    for error in findings.errors:
+        click.echo(f"Error: {visible(str(error))}", err=True)
+    if unchecked:
+        click.echo(
+            f"{unchecked} reference(s) to events outside these files not checked "
+            "(give --db to check them against a database)"
+        )
+    if findings.errors:
+        limit = " (the first ones: see --max-errors)" if len(findings.errors) >= max_errors else ""
+        click.echo(f"{len(findings.errors)} error(s) in {len(files)} file(s){limit}")
+        raise click.exceptions.Exit(1)
+    events = sum(len(f.envelopes) for f in read)
+    click.echo(f"{len(files)} file(s), {events} event(s): valid")
+
+
 def filter_options(command: F) -> F:
     """--dossier, --actor, --issue and --section: which items a question is about."""
     for option in reversed(
@@ -559,11 +615,13 @@ def _show_state(console: Console, timeline: Timeline, as_of: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status instead of raising."""
     try:
-        cli.main(
+        status = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="timeline",
             standalone_mode=False,
         )
+        if isinstance(status, int):  # what a command's `Exit` said, click hands back
+            return status
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
     except click.ClickException as err:

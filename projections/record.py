@@ -47,6 +47,11 @@ def fold_order(envelope: Envelope) -> SortKey:
     return (occurred.start, occurred.end, envelope.key, envelope.dossier, envelope.id)
 
 
+def declaration_order(envelope: Envelope) -> tuple[dt.datetime, int, str]:
+    """Declarations apply by valid start, then as recorded (an unstored one first)."""
+    return (envelope.occurred.start, envelope.position or 0, envelope.key)
+
+
 def fix_order(envelope: Envelope) -> tuple[dt.datetime, str, dt.datetime, str, uuid.UUID]:
     """Corrections of one event, and declarations, apply by (valid start, key)."""
     occurred = envelope.occurred
@@ -180,9 +185,10 @@ def apply_corrections(envelope: Envelope, corrections: Sequence[Envelope]) -> En
 
 
 def categories(declarations: Iterable[Envelope]) -> dict[str, str]:
-    """Item categories from (settled) declarations: the later one wins, by (valid start, key)."""
+    """Item categories from (settled) declarations: the later one wins, by valid start,
+    then recording: a header that redefines a category is a later version of it."""
     found: dict[str, str] = {}
-    for envelope in sorted(declarations, key=fix_order):
+    for envelope in sorted(declarations, key=declaration_order):
         assert isinstance(envelope.event, DossierDeclared)  # only declarations are given
         for code, _name, category in envelope.event.items:
             found[code] = category

@@ -56,11 +56,14 @@ def cutoff(when: str | dt.datetime) -> dt.datetime:
 
 @attrs.frozen(kw_only=True)
 class ImportReport:
-    """What an import did, per dossier: events appended and already present."""
+    """What an import did, per dossier: events appended and already present, and what
+    the headers changed in the declarations."""
 
     files: int
     appended: dict[str, int]
     unchanged: dict[str, int]
+    declared: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    """What headers declared anew in stored dossiers: new codes, other names or categories."""
 
     @property
     def total_appended(self) -> int:
@@ -102,14 +105,16 @@ class Timeline:
     def import_dossiers(self, files: Sequence[DossierFile]) -> ImportReport:
         """Check the references of dossiers already read, then append them all in one
         transaction, or nothing."""
-        from timeline.dossiers.files import check_references
+        from timeline.dossiers.files import resolve
 
-        check_references(files, self.store.find)
+        resolution = resolve(files, self.store)
         batches: dict[str, list[Envelope]] = {}
         for dossier_file in files:
-            batch = batches.setdefault(dossier_file.dossier, [])
-            batch.append(dossier_file.declared)
-            batch.extend(dossier_file.envelopes)
+            batches.setdefault(dossier_file.dossier, [])
+        for name, declarations in resolution.declarations.items():
+            batches[name].extend(declarations)
+        for dossier_file in files:
+            batches[dossier_file.dossier].extend(dossier_file.envelopes)
         log.info("references resolve; appending %d events", sum(map(len, batches.values())))
         try:
             stored = self.store.append_batches(batches)
@@ -126,7 +131,10 @@ class Timeline:
             unchanged[dossier_file.dossier] += len(dossier_file.envelopes)
         for name in unchanged:
             unchanged[name] -= appended[name]
-        return ImportReport(files=len(files), appended=appended, unchanged=unchanged)
+        declared = {name: tuple(news) for name, news in resolution.changes.items() if news}
+        return ImportReport(
+            files=len(files), appended=appended, unchanged=unchanged, declared=declared
+        )
 
     def log(
         self,

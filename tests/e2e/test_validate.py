@@ -98,7 +98,7 @@ def test_references_to_stored_events_need_the_database(
     bad = _write(tmp_path, "typo.yaml", HEADER + _event("fix", fix.format(target="deu-approve")))
     capsys.readouterr()
     assert main(["validate", str(good)]) == 0
-    assert "1 reference(s) to events outside these files not checked" in capsys.readouterr().out
+    assert "1 reference(s) or code(s) that only a database can resolve" in capsys.readouterr().out
     assert main(["validate", "--db", url, str(good)]) == 0
     assert "valid" in capsys.readouterr().out
     assert main(["validate", "--db", url, str(bad)]) == 1

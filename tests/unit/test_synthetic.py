@@ -210,7 +210,7 @@ def test_the_importer_accepts_the_history_as_dossier_files(tmp_path: Path) -> No
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         paths.append(path)
     files = [dossier_files.read_file(path) for path in paths]
-    dossier_files.check_references(files, lambda dossier, names: {})
+    dossier_files.resolve(files, None)
     imported = {e.id: e for f in files for e in f.envelopes}
     assert len(imported) == 3000
     assert all(e.same_fact(imported[e.id]) for e in facts(envelopes))

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import pycountry
@@ -100,12 +100,24 @@ class _Record:
 
 
 @attrs.frozen(kw_only=True)
+class Header:
+    """What a file's header declares; all of it optional in a follow-up file."""
+
+    title: str | None = None
+    actors: tuple[tuple[str, str], ...] = ()
+    items: tuple[tuple[str, str, str], ...] = ()
+    issues: tuple[tuple[str, str], ...] = ()
+    line: int = 1
+
+
+@attrs.frozen(kw_only=True)
 class DossierFile:
-    """A validated file: its dossier, its declarations, its events."""
+    """A validated file: its dossier, its header, its events. The codes its events name
+    are checked by `resolve`, against everything the dossier declares."""
 
     path: str
     dossier: str
-    declared: Envelope
+    header: Header
     envelopes: tuple[Envelope, ...]
     lines: Mapping[str, int] = attrs.field(factory=dict)
     context: _Context | None = attrs.field(default=None, eq=False)
@@ -274,7 +286,7 @@ def _parse_jsonl(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record]
     return header, records, header_line
 
 
-def _declared(name: str, header: Mapping[str, Any], line: int) -> DossierDeclared:
+def _declared(name: str, header: Mapping[str, Any], line: int) -> Header:
     lines = getattr(header, "key_lines", {})
 
     def mapping(field: str, required: bool = True) -> Mapping[str, Any]:
@@ -316,21 +328,16 @@ def _declared(name: str, header: Mapping[str, Any], line: int) -> DossierDeclare
                 field=f"items.{code}.category",
             )
         items.append((str(code), str(spec["name"]), category))
-    try:
-        return DossierDeclared(
-            title=_text(header.get("title"), "title"),
-            actors=tuple(sorted((str(c), str(n)) for c, n in mapping("actors").items())),
-            items=tuple(sorted(items)),
-            issues=tuple(sorted((str(c), str(n)) for c, n in mapping("issues").items())),
-        )
-    except InvalidEvent as err:
-        raise _fail(name, lines.get(err.path, line), err.expected, field=err.path) from err
-
-
-def _text(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidEvent(field, "expected non-empty text")
-    return value
+    title = header.get("title")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        raise _fail(name, lines.get("title", line), "expected non-empty text", field="title")
+    return Header(
+        title=title,
+        actors=tuple(sorted((str(c), str(n)) for c, n in mapping("actors").items())),
+        items=tuple(sorted(items)),
+        issues=tuple(sorted((str(c), str(n)) for c, n in mapping("issues").items())),
+        line=line,
+    )
 
 
 def _header_id(declared: DossierDeclared) -> str:
@@ -339,15 +346,10 @@ def _header_id(declared: DossierDeclared) -> str:
 
 
 class _Context:
-    """What one file may name: its header's codes and ISO 3166-1 states."""
+    """What one file's events may cite: its header's sources."""
 
-    def __init__(self, name: str, header: Mapping[str, Any], declared: DossierDeclared) -> None:
+    def __init__(self, name: str, header: Mapping[str, Any]) -> None:
         self.name = name
-        self.actors = ISO_STATES | {code for code, _ in declared.actors}
-        self.codes = {
-            "items": {code for code, _, _ in declared.items},
-            "issues": {code for code, _ in declared.issues},
-        }
         sources = header.get("sources") or {}
         if not isinstance(sources, Mapping):
             raise _fail(name, getattr(header, "key_lines", {}).get("sources"), "expected a mapping")
@@ -392,7 +394,6 @@ def _envelope(context: _Context, dossier: str, record: _Record) -> Envelope:
         )
     except InvalidEvent as err:
         raise fail(err.path or "type", err.expected) from err
-    _check_codes(context, envelope.event, fail)
     return envelope
 
 
@@ -434,29 +435,103 @@ def _sources(
     return tuple(sources)
 
 
-def _check_codes(context: _Context, event: Event, fail: Callable[[str, str], DossierError]) -> None:
-    """Every actor, item and issue the event names is known to its dossier."""
+class Codes:
+    """Everything one dossier declares so far, as its stored and new headers give it:
+    later declarations of a code replace earlier ones."""
+
+    def __init__(self) -> None:
+        self.title: str | None = None
+        self.actors: dict[str, str] = {}
+        self.items: dict[str, tuple[str, str]] = {}
+        self.issues: dict[str, str] = {}
+
+    def known(self) -> Known:
+        """The codes as sets, to check events against."""
+        return Known(
+            actors=ISO_STATES | frozenset(self.actors),
+            items=frozenset(self.items),
+            issues=frozenset(self.issues),
+        )
+
+    def changes(self, header: Header) -> list[str]:
+        """What `header` declares that is not declared so far, in words."""
+        found = [f"title {self.title!r} -> {header.title!r}"] if self._retitles(header) else []
+        for kind, given, held in (
+            ("actor", dict(header.actors), self.actors),
+            ("item", {c: (n, k) for c, n, k in header.items}, self.items),
+            ("issue", dict(header.issues), self.issues),
+        ):
+            for code, value in sorted(given.items()):
+                before = held.get(code)
+                if before is None:
+                    found.append(f"new {kind} {code!r}")
+                elif before != value:
+                    found.append(f"{kind} {code!r}: {_shown(before)} -> {_shown(value)}")
+        return found
+
+    def _retitles(self, header: Header) -> bool:
+        return None not in (self.title, header.title) and header.title != self.title
+
+    def declare(self, declared: DossierDeclared) -> None:
+        self.title = declared.title
+        self.actors.update(declared.actors)
+        self.items.update((code, (name, kind)) for code, name, kind in declared.items)
+        self.issues.update(declared.issues)
+
+
+@attrs.frozen(kw_only=True)
+class Known:
+    """The codes an event of a dossier may name."""
+
+    actors: frozenset[str]
+    items: frozenset[str]
+    issues: frozenset[str]
+
+
+def _shown(value: object) -> str:
+    """A name, or an item's name and category, as a change report shows them."""
+    if isinstance(value, tuple):
+        return f"{value[0]!r} ({value[1]})"
+    return repr(value)
+
+
+def _check_codes(
+    codes: Known,
+    event: Event,
+    fail: Callable[[str, str], DossierError],
+    only: Iterable[str] | None = None,
+) -> None:
+    """Every actor, item and issue the event names is known to its dossier (those of
+    the fields `only` names, if given: what a correction changes)."""
+    actors, items = codes.actors, codes.items
+    fields = None if only is None else set(only)
     for field in event.actor_fields:
+        if fields is not None and field not in fields:
+            continue
         value = getattr(event, field)
         for index, actor in enumerate(value if isinstance(value, tuple) else (value,)):
             if field == "addressee" and actor == ANY_ALLY:
                 continue
-            if actor not in context.actors:
+            if actor not in actors:
                 where = f"{field}[{index}]" if isinstance(value, tuple) else field
                 expected = "expected an ISO 3166-1 alpha-3 code or a declared actor"
-                raise fail(where, f"{expected}, got {actor!r}{_nearest(actor, context.actors)}")
-    if isinstance(event, PositionStated) and event.condition is not None:
+                raise fail(where, f"{expected}, got {actor!r}{_nearest(actor, actors)}")
+    condition = fields is None or "condition" in fields
+    if isinstance(event, PositionStated) and event.condition is not None and condition:
         actor, item = event.condition.actor, event.condition.item
-        if actor not in context.actors:
-            near = _nearest(actor, context.actors)
+        if actor not in actors:
+            near = _nearest(actor, actors)
             raise fail("condition.actor", f"expected a known actor, got {actor!r}{near}")
-        if item is not None and item not in context.codes["items"]:
-            near = _nearest(item, context.codes["items"])
+        if item is not None and item not in items:
+            near = _nearest(item, items)
             raise fail("condition.item", f"expected a declared item, got {item!r}{near}")
     for field, kind in _KEY_FIELDS.items():
+        if fields is not None and field not in fields:
+            continue
         value = getattr(event, field, None)
-        if value is not None and value not in context.codes[kind]:
-            near = _nearest(value, context.codes[kind])
+        declared = codes.items if kind == "items" else codes.issues
+        if value is not None and value not in declared:
+            near = _nearest(value, declared)
             raise fail(field, f"expected one of the declared {kind}, got {value!r}{near}")
 
 
@@ -491,7 +566,7 @@ def read_text(name: str, text: str, form: str, findings: Findings | None = None)
         expected = "expected `dossier:` naming the stream, without NUL characters"
         raise _fail(name, header_line, expected, field="dossier")
     declared = _declared(name, header, header_line)
-    context = _Context(name, header, declared)
+    context = _Context(name, header)
     seen: dict[str, int] = {}
     envelopes = []
     for record in records:
@@ -506,30 +581,128 @@ def read_text(name: str, text: str, form: str, findings: Findings | None = None)
             continue
         seen[envelope.key] = record.line
         envelopes.append(envelope)
-    declaration = Envelope.new(
-        dossier=dossier, key=_header_id(declared), occurred=DECLARED_AT, event=declared
-    )
     return DossierFile(
         path=name,
         dossier=dossier,
-        declared=declaration,
+        header=declared,
         envelopes=tuple(envelopes),
         lines=seen,
         context=context,
     )
 
 
-Lookup = Callable[[str, Iterable[str]], Mapping[str, Envelope]]
+class Stored(Protocol):
+    """What resolving a batch asks of the store (an `EventStore` is one)."""
+
+    def find(self, dossier: str, names: Iterable[str]) -> Mapping[str, Envelope]: ...
+
+    def declarations(self, dossier: str) -> Sequence[Envelope]: ...
 
 
-def check_references(
-    files: Sequence[DossierFile], stored: Lookup | None, findings: Findings | None = None
-) -> int:
-    """References resolve within the batch or the store, to events of the right type.
+@attrs.frozen(kw_only=True)
+class Resolution:
+    """What the files of one import declare anew, per dossier: the declarations to
+    append, and their changes in words (new codes, other names or categories)."""
 
-    Without a store (`stored` None), references outside the batch are not
-    checked; returns how many were not. With `findings`, errors are noted there.
+    declarations: Mapping[str, Sequence[Envelope]]
+    changes: Mapping[str, Sequence[str]]
+    unchecked: int = 0
+    """References and codes not checked, for want of a store (`timeline validate`)."""
+
+
+def resolve(
+    files: Sequence[DossierFile], stored: Stored | None, findings: Findings | None = None
+) -> Resolution:
+    """Check a batch against itself and the store: headers, codes, references.
+
+    A file naming a stored dossier may leave its header out or extend it: its
+    events' codes resolve against everything declared so far, stored or in
+    the batch. A header that declares nothing new appends nothing; one that
+    adds or redefines codes appends a declaration, and says what it changes.
+    Without a store (`stored` None), what only a store could resolve is
+    counted in `unchecked`. With `findings`, errors are noted there.
     """
+    codes: dict[str, Codes] = {}
+    declarations: dict[str, list[Envelope]] = {}
+    changes: dict[str, list[str]] = {}
+    for dossier_file in files:
+        dossier = dossier_file.dossier
+        if dossier not in codes:
+            codes[dossier] = Codes()
+            for envelope in stored.declarations(dossier) if stored else ():
+                assert isinstance(envelope.event, DossierDeclared)
+                codes[dossier].declare(envelope.event)
+        try:
+            declaration, news = _declaration(dossier_file, codes[dossier], stored is not None)
+        except DossierError as err:
+            _found(findings, err)
+            continue
+        if declaration is not None:
+            declarations.setdefault(dossier, []).append(declaration)
+            changes.setdefault(dossier, []).extend(news)
+    unchecked = 0
+    known = {dossier: held.known() for dossier, held in codes.items()}
+    for dossier_file in files:
+        # Follow-ups of a dossier no store is at hand for: only a store knows its codes.
+        partial = stored is None and codes[dossier_file.dossier].title is None
+        for envelope in dossier_file.envelopes:
+            try:
+                _check_codes(
+                    known[dossier_file.dossier], envelope.event, _failing(dossier_file, envelope)
+                )
+            except DossierError as err:
+                if partial:
+                    unchecked += 1
+                else:
+                    _found(findings, err)
+    unchecked += _check_references_all(files, stored, findings, known)
+    return Resolution(declarations=declarations, changes=changes, unchecked=unchecked)
+
+
+def _declaration(
+    dossier_file: DossierFile, codes: Codes, stored: bool
+) -> tuple[Envelope | None, list[str]]:
+    """The declaration `dossier_file`'s header adds to `codes` (None if it adds nothing),
+    and what it changes in words (nothing for a new dossier's first header)."""
+    header = dossier_file.header
+    if codes.title is None and header.title is None:
+        if not stored:
+            return None, []  # perhaps a follow-up: only a store could tell
+        expected = "expected `title:`: the dossier is new, so the header declares it"
+        raise _fail(dossier_file.path, header.line, expected, field="title")
+    news = codes.changes(header) if codes.title is not None else []
+    if codes.title is not None and not news:
+        return None, []
+    event = DossierDeclared(
+        title=header.title or codes.title or "",
+        actors=header.actors,
+        items=header.items,
+        issues=header.issues,
+    )
+    codes.declare(event)
+    envelope = Envelope.new(
+        dossier=dossier_file.dossier, key=_header_id(event), occurred=DECLARED_AT, event=event
+    )
+    return envelope, news
+
+
+def _failing(dossier_file: DossierFile, envelope: Envelope) -> Callable[[str, str], DossierError]:
+    line = dossier_file.line_of(envelope.key)
+
+    def fail(field: str, expected: str) -> DossierError:
+        return _fail(dossier_file.path, line, expected, key=envelope.key, field=field)
+
+    return fail
+
+
+def _check_references_all(
+    files: Sequence[DossierFile],
+    stored: Stored | None,
+    findings: Findings | None,
+    known_codes: Mapping[str, Known],
+) -> int:
+    """References resolve within the batch or the store, to events of the right type;
+    returns how many could not be checked, for want of a store."""
     batch: dict[str, dict[str, Envelope]] = {}
     for dossier_file in files:
         names = batch.setdefault(dossier_file.dossier, {})
@@ -547,17 +720,23 @@ def check_references(
         wanted = {
             ref for e in dossier_file.envelopes for ref in e.event.references().values()
         } - set(names)
-        known = {**(stored(dossier_file.dossier, wanted) if stored else {}), **names}
+        found = stored.find(dossier_file.dossier, wanted) if stored else {}
+        known = {**found, **names}
         for envelope in dossier_file.envelopes:
             try:
-                unchecked += _check_references(dossier_file, envelope, known, stored is None)
+                codes = known_codes[dossier_file.dossier]
+                unchecked += _check_references(dossier_file, envelope, known, codes, stored is None)
             except DossierError as err:
                 _found(findings, err)
     return unchecked
 
 
 def _check_references(
-    dossier_file: DossierFile, envelope: Envelope, known: Mapping[str, Envelope], partial: bool
+    dossier_file: DossierFile,
+    envelope: Envelope,
+    known: Mapping[str, Envelope],
+    codes: Known,
+    partial: bool,
 ) -> int:
     """Check one event's references; returns how many could not be (`partial`: no store)."""
     unchecked = 0
@@ -584,12 +763,14 @@ def _check_references(
                 field=field,
             )
     if isinstance(envelope.event, EventCorrected) and envelope.event.corrects in known:
-        _check_correction(dossier_file, envelope, known[envelope.event.corrects])
+        _check_correction(dossier_file, envelope, known[envelope.event.corrects], codes)
     return unchecked
 
 
-def _check_correction(dossier_file: DossierFile, correction: Envelope, target: Envelope) -> None:
-    """A correction must name a fact, and leave it valid and naming known codes."""
+def _check_correction(
+    dossier_file: DossierFile, correction: Envelope, target: Envelope, codes: Known
+) -> None:
+    """A correction must name a fact, and leave it valid, the codes it changes known."""
     assert isinstance(correction.event, EventCorrected)
     line = dossier_file.line_of(correction.key)
 
@@ -605,5 +786,5 @@ def _check_correction(dossier_file: DossierFile, correction: Envelope, target: E
             f"changes.{err.path}" if err.path else "changes",
             f"the correction would make {target.key!r} invalid: {err.expected}",
         ) from err
-    if dossier_file.context is not None:
-        _check_codes(dossier_file.context, event, lambda f, e: fail(f"changes.{f}", e))
+    changed = [field for field, _ in correction.event.changes]
+    _check_codes(codes, event, lambda f, e: fail(f"changes.{f}", e), only=changed)

@@ -178,11 +178,18 @@ def import_(db: str, files: Sequence[Path]) -> None:
 
     Re-importing a file appends nothing. Example: timeline import dossier.yaml
     """
+    from timeline.interfaces.render import visible
+
     report = _timeline(db).import_files(list(files))
     for name in report.appended:
         click.echo(
-            f"{name}: {report.appended[name]} appended, {report.unchanged[name]} already present"
+            visible(
+                f"{name}: {report.appended[name]} appended, "
+                f"{report.unchanged[name]} already present"
+            )
         )
+        for change in report.declared.get(name, ()):
+            click.echo(visible(f"{name}: the header declares {change}"))
     click.echo(f"{report.files} file(s), {report.total_appended} event(s) appended")
 
 
@@ -223,15 +230,15 @@ def validate(db: str | None, max_errors: int, files: Sequence[Path]) -> None:
         if db is not None:
             from timeline.store import EventStore
 
-            stored = EventStore.open(db).find
-        unchecked = dossier_files.check_references(read, stored, findings)
+            stored = EventStore.open(db)
+        unchecked = dossier_files.resolve(read, stored, findings).unchecked
     except dossier_files.Enough:
         pass
     for error in findings.errors:
         click.echo(f"Error: {visible(str(error))}", err=True)
     if unchecked:
         click.echo(
-            f"{unchecked} reference(s) to events outside these files not checked "
+            f"{unchecked} reference(s) or code(s) that only a database can resolve not checked "
             "(give --db to check them against a database)"
         )
     if findings.errors:

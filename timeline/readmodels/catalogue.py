@@ -109,10 +109,9 @@ def dossier(store: EventStore, name: str) -> Dossier | None:
 def _standing(conn: Connection, table: sa.Table, dossier: str) -> list[Any]:
     """The rows of a declared table now believed, in the order later ones hold."""
     query = (
-        sa.select(table, events.c.key.label("event_key"))
-        .join(events, events.c.position == table.c.event)
+        sa.select(table)
         .where(table.c.dossier == dossier, table.c.recorded_to.is_(None))
-        .order_by(table.c.declared, events.c.key)
+        .order_by(table.c.declared, table.c.event)
     )
     return list(conn.execute(query))
 
@@ -131,7 +130,7 @@ def _last_declarations(conn: Connection, dossiers: list[str]) -> list[int]:
     for name in dossiers:
         rows = [row for table in DECLARED.values() for row in _standing(conn, table, name)]
         if rows:
-            last.append(max(rows, key=lambda row: (row.declared, row.event_key)).event)
+            last.append(max(rows, key=lambda row: (row.declared, row.event)).event)
     return last
 
 

@@ -336,10 +336,10 @@ class Reader:
         self, conn: Connection, known_at: dt.datetime | None, dossier: str | None
     ) -> Mapping[str, Mapping[str, str]]:
         """Each dossier's item categories as known at `known_at`: the later declaration
-        wins, by (valid start, key) of the declaring event, as in `projections.record`."""
+        wins, by valid start then recording (`projections.record.declaration_order`)."""
         d, e = declared_items, events_table
         query = (
-            sa.select(d.c.dossier, d.c.code, d.c.category, d.c.declared, e.c.key)
+            sa.select(d.c.dossier, d.c.code, d.c.category, d.c.declared, d.c.event, e.c.key)
             .select_from(d.join(e, e.c.position == d.c.event))
             .where(*counts(d, None, known_at))
         )

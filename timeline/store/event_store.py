@@ -466,6 +466,10 @@ class EventStore:
 
         yield from self._decoded(page_after, lambda row: row[rows.POSITION])
 
+    def declarations(self, dossier: str) -> list[Envelope]:
+        """The dossier's `dossier.declared` events (its headers), in recording order."""
+        return list(self.read_all(dossier=dossier, types=["dossier.declared"]))
+
     def read_started(
         self,
         start: dt.datetime | None,

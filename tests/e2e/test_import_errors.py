@@ -62,6 +62,10 @@ BAD = {
         HEADER.replace("category: main-battle-tank", "category: " + "c" * 201) + GOOD_EVENTS,
         "expected a category of 1 to 200 characters",
     ),
+    "comma-in-an-item-name": (
+        HEADER.replace("{name: Leopard 2,", "{name: Leopard 2, the German tank,") + GOOD_EVENTS,
+        "quote a name that has one",
+    ),
     "quantity-too-large": (
         HEADER
         + _event(

@@ -120,9 +120,16 @@ class DossierFile:
     header: Header
     envelopes: tuple[Envelope, ...]
     lines: Mapping[str, int] = attrs.field(factory=dict)
+    fields: Mapping[str, Mapping[str, int]] = attrs.field(factory=dict)
+    """The line of each field of each event, by key (YAML only)."""
     context: _Context | None = attrs.field(default=None, eq=False)
 
-    def line_of(self, key: str) -> int | None:
+    def line_of(self, key: str, field: str | None = None) -> int | None:
+        """The line of event `key`, or of its `field` where known."""
+        if field is not None:
+            found = self.fields.get(key, {}).get(field.split(".")[0].split("[")[0])
+            if found is not None:
+                return found
         return self.lines.get(key)
 
 
@@ -312,11 +319,12 @@ def _declared(name: str, header: Mapping[str, Any], line: int) -> Header:
         raise _fail(name, lines.get(field, line), "unknown header field", field=field)
     items = []
     for code, spec in mapping("items").items():
-        if not isinstance(spec, Mapping) or not {"name", "category"} <= set(spec):
+        if not isinstance(spec, Mapping) or set(spec) != {"name", "category"}:
             raise _fail(
                 name,
                 lines.get("items", line),
-                "expected {name: ..., category: ...}",
+                "expected {name: ..., category: ...} and nothing else "
+                "(in {...}, a comma starts another field: quote a name that has one)",
                 field=f"items.{code}",
             )
         category = str(spec["category"])
@@ -568,6 +576,7 @@ def read_text(name: str, text: str, form: str, findings: Findings | None = None)
     declared = _declared(name, header, header_line)
     context = _Context(name, header)
     seen: dict[str, int] = {}
+    fields: dict[str, Mapping[str, int]] = {}
     envelopes = []
     for record in records:
         try:
@@ -580,6 +589,7 @@ def read_text(name: str, text: str, form: str, findings: Findings | None = None)
             _found(findings, _fail(name, record.line, duplicate, key=envelope.key, field="key"))
             continue
         seen[envelope.key] = record.line
+        fields[envelope.key] = record.field_lines
         envelopes.append(envelope)
     return DossierFile(
         path=name,
@@ -587,6 +597,7 @@ def read_text(name: str, text: str, form: str, findings: Findings | None = None)
         header=declared,
         envelopes=tuple(envelopes),
         lines=seen,
+        fields=fields,
         context=context,
     )
 
@@ -687,9 +698,8 @@ def _declaration(
 
 
 def _failing(dossier_file: DossierFile, envelope: Envelope) -> Callable[[str, str], DossierError]:
-    line = dossier_file.line_of(envelope.key)
-
     def fail(field: str, expected: str) -> DossierError:
+        line = dossier_file.line_of(envelope.key, field)
         return _fail(dossier_file.path, line, expected, key=envelope.key, field=field)
 
     return fail
@@ -748,7 +758,7 @@ def _check_references(
         if target is None:
             raise _fail(
                 dossier_file.path,
-                dossier_file.line_of(envelope.key),
+                dossier_file.line_of(envelope.key, field),
                 f"expected the key or id of an event of dossier {dossier_file.dossier!r}, "
                 f"got {ref!r}",
                 key=envelope.key,
@@ -757,7 +767,7 @@ def _check_references(
         if field == "request" and not isinstance(target.event, RequestFiled):
             raise _fail(
                 dossier_file.path,
-                dossier_file.line_of(envelope.key),
+                dossier_file.line_of(envelope.key, field),
                 f"expected a request.filed, {ref!r} is a {target.type}",
                 key=envelope.key,
                 field=field,

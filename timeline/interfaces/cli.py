@@ -249,6 +249,18 @@ def validate(db: str | None, max_errors: int, files: Sequence[Path]) -> None:
     click.echo(f"{len(files)} file(s), {events} event(s): valid")
 
 
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of dossier files, for editors and other programs.
+
+    Example: timeline schema > dossier.schema.json
+    """
+    click.echo(
+        (resources.files("timeline") / "dossiers" / "dossier.schema.json").read_text("utf-8"),
+        nl=False,
+    )
+
+
 def filter_options(command: F) -> F:
     """--dossier, --actor, --issue and --section: which items a question is about."""
     for option in reversed(

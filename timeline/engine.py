@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,15 +92,30 @@ class Timeline:
     def open(cls, url: str | None = None) -> Timeline:
         return cls(EventStore.open(url))
 
-    def import_files(self, paths: Sequence[Path]) -> ImportReport:
-        """Validate every file, then append them all in one transaction, or nothing."""
-        from timeline.dossiers import files as dossier_files  # YAML and ISO codes: imports only
+    def import_files(
+        self,
+        paths: Sequence[Path],
+        *,
+        batch: int | None = None,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> ImportReport:
+        """Validate and append every file in one transaction, or nothing, `batch` events
+        at a time (see `timeline.dossiers.importing`): any size fits in memory.
 
-        files = []
-        for path in paths:
-            files.append(dossier_files.read_file(path))
-            log.info("read %s: %d events, valid", path, len(files[-1].envelopes))
-        return self.import_dossiers(files)
+        `Path("-")` is standard input. `progress` hears of each batch.
+        """
+        from timeline.dossiers import importing  # YAML and ISO codes: imports only
+
+        with self.store.appending() as session:
+            work = importing.Import(session, batch or importing.BATCH)
+            done = work.run(paths, progress)
+        log.info("appended %d new events in one transaction", work.stored)
+        return ImportReport(
+            files=len(paths),
+            appended=done.appended,
+            unchanged=done.unchanged,
+            declared=done.declared,
+        )
 
     def import_dossiers(self, files: Sequence[DossierFile]) -> ImportReport:
         """Check the references of dossiers already read, then append them all in one

@@ -7,11 +7,15 @@ The engine appends only what passed, in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import io
+import itertools
 import json
+import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,7 +92,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.
 
 
 @attrs.frozen(kw_only=True)
-class _Record:
+class Record:
     """One raw event of a file, with where it came from."""
 
     data: Mapping[str, Any]
@@ -167,16 +171,17 @@ FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl
 """A dossier file's format, by its suffix."""
 
 
-def _parse(name: str, text: str, form: str) -> tuple[Mapping[str, Any], list[_Record], int]:
+def _parse(name: str, text: str, form: str) -> tuple[Mapping[str, Any], Iterator[Record], int]:
     """The header and the raw event records of a dossier, with line numbers."""
     if form == "yaml":
-        return _parse_yaml(name, text)
+        header, records, line = _parse_yaml(name, text)
+        return header, iter(records), line
     if form == "jsonl":
-        return _parse_jsonl(name, text)
+        return _parse_jsonl(name, io.StringIO(text))
     raise _fail(name, None, "expected a .yaml, .yml or .jsonl dossier file")
 
 
-def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record], int]:
+def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[Record], int]:
     loader = _Loader(text)  # a SafeLoader
     try:
         node = loader.get_single_node()
@@ -203,7 +208,7 @@ def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record],
             raise _fail(
                 name, document.key_lines.get("events"), "expected each event to be a mapping"
             )
-        records.append(_Record(data=raw, line=raw.line, field_lines=raw.key_lines))
+        records.append(Record(data=raw, line=raw.line, field_lines=raw.key_lines))
     return document, records, document.line
 
 
@@ -261,36 +266,48 @@ def _check_value(name: str, line: int, value: object) -> None:
             stack.extend(found)
 
 
-def _parse_jsonl(name: str, text: str) -> tuple[Mapping[str, Any], list[_Record], int]:
-    header: Mapping[str, Any] | None = None
-    header_line = 1
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise _fail(name, number, f"malformed JSON: {err.msg}") from err
-        except ValueError as err:  # an integer of more than 4,300 digits
-            expected = "malformed JSON: expected numbers of at most 4,300 digits"
-            raise _fail(name, number, expected) from err
-        except RecursionError as err:
-            expected = f"expected at most {MAX_DEPTH} levels of nesting"
-            raise _fail(name, number, expected) from err
-        if not isinstance(value, dict):
-            raise _fail(name, number, "expected one JSON object per line")
-        _check_depth(name, number, value)
-        _check_value(name, number, value)
-        if header is None:
-            header, header_line = value, number
-        else:
-            records.append(_Record(data=value, line=number, field_lines={}))
-    if header is None:
-        raise _fail(name, None, "expected a header line, then one event per line")
-    if "events" in header:
-        raise _fail(name, header_line, "expected the events on their own lines, not in the header")
-    return header, records, header_line
+def _parse_jsonl(
+    name: str, lines: Iterable[str]
+) -> tuple[Mapping[str, Any], Iterator[Record], int]:
+    """The header line, then the event lines as they are read: a stream of any length
+    takes the memory of one line at a time."""
+    numbered = _numbered(name, lines)
+    for number, value in numbered:
+        if "events" in value:
+            expected = "expected the events on their own lines, not in the header"
+            raise _fail(name, number, expected)
+        records = (Record(data=data, line=line, field_lines={}) for line, data in numbered)
+        return value, records, number
+    raise _fail(name, None, "expected a header line, then one event per line")
+
+
+def _numbered(name: str, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line's number and object, checked as `_parse_jsonl` says."""
+    number = 0
+    try:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                yield number, _object(name, number, line)
+    except UnicodeDecodeError as err:
+        raise _fail(name, number + 1, "expected UTF-8 text") from err
+
+
+def _object(name: str, number: int, line: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise _fail(name, number, f"malformed JSON: {err.msg}") from err
+    except ValueError as err:  # an integer of more than 4,300 digits
+        expected = "malformed JSON: expected numbers of at most 4,300 digits"
+        raise _fail(name, number, expected) from err
+    except RecursionError as err:
+        expected = f"expected at most {MAX_DEPTH} levels of nesting"
+        raise _fail(name, number, expected) from err
+    if not isinstance(value, dict):
+        raise _fail(name, number, "expected one JSON object per line")
+    _check_depth(name, number, value)
+    _check_value(name, number, value)
+    return value
 
 
 def _declared(name: str, header: Mapping[str, Any], line: int) -> Header:
@@ -364,7 +381,7 @@ class _Context:
         self.sources: Mapping[str, Any] = sources
 
 
-def _envelope(context: _Context, dossier: str, record: _Record) -> Envelope:
+def _envelope(context: _Context, dossier: str, record: Record) -> Envelope:
     data = dict(record.data)
     key = data.get("key")
     if not isinstance(key, str) or not key.strip() or "\x00" in key:
@@ -503,7 +520,7 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
-def _check_codes(
+def check_codes(
     codes: Known,
     event: Event,
     fail: Callable[[str, str], DossierError],
@@ -549,56 +566,132 @@ def _nearest(value: str, known: Iterable[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
+MAX_YAML = 32 * 2**20
+"""Bytes of a YAML file: YAML is read whole, as hand-curated dossiers are small; a
+larger collection goes as JSON Lines, read as a stream."""
+
+
+@attrs.frozen(kw_only=True)
+class Opened:
+    """A dossier file opened: its header read and checked, its events still to read."""
+
+    path: str
+    dossier: str
+    header: Header
+    context: _Context
+    records: Iterator[Record]
+
+    def envelopes(self, findings: Findings | None = None) -> Iterator[tuple[Envelope, Record]]:
+        """Each event as it is read, validated on its own, with its record (for lines).
+
+        With `findings`, an invalid event is noted there and left out.
+        """
+        for record in self.records:
+            try:
+                yield _envelope(self.context, self.dossier, record), record
+            except DossierError as err:
+                _found(findings, err)
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[Opened]:
+    """A dossier file opened for reading as a stream; `-` is standard input.
+
+    JSON Lines is read a line at a time; YAML (at most `MAX_YAML` bytes) whole.
+    Standard input is JSON Lines if it starts with `{`, else YAML.
+    """
+    name = str(path)
+    try:
+        if name == "-":
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
+            first = stream.readline()
+            if first.lstrip().startswith("{"):
+                yield _opened(name, *_parse_jsonl(name, itertools.chain([first], stream)))
+            else:
+                yield _opened(name, *_parse(name, first + _bounded(name, stream), "yaml"))
+            return
+        form = FORMATS.get(path.suffix, path.suffix)
+        if form != "jsonl":
+            yield _opened(name, *_parse(name, _whole(path), form))
+            return
+        with path.open(encoding="utf-8-sig") as stream:
+            yield _opened(name, *_parse_jsonl(name, stream))
+    except OSError as err:
+        raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise _fail(name, None, "expected UTF-8 text") from err
+
+
+def _whole(path: Path) -> str:
+    if path.stat().st_size > MAX_YAML:
+        expected = f"expected a YAML file of at most {MAX_YAML // 2**20} MB (use JSON Lines)"
+        raise _fail(str(path), None, expected)
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _bounded(name: str, stream: io.TextIOBase) -> str:
+    text = stream.read(MAX_YAML + 1)
+    if len(text) > MAX_YAML:
+        expected = f"expected a YAML file of at most {MAX_YAML // 2**20} MB (use JSON Lines)"
+        raise _fail(name, None, expected)
+    return text
+
+
+def _opened(
+    name: str, header: Mapping[str, Any], records: Iterator[Record], header_line: int
+) -> Opened:
+    dossier = header.get("dossier")
+    if not isinstance(dossier, str) or not dossier.strip() or "\x00" in dossier:
+        expected = "expected `dossier:` naming the stream, without NUL characters"
+        raise _fail(name, header_line, expected, field="dossier")
+    declared = _declared(name, header, header_line)
+    return Opened(
+        path=name,
+        dossier=dossier,
+        header=declared,
+        context=_Context(name, header),
+        records=records,
+    )
+
+
 def read_file(path: Path, findings: Findings | None = None) -> DossierFile:
     """One file, parsed and validated on its own (references are checked later).
 
     With `findings`, an invalid event is noted there and left out, and reading
     goes on; an unreadable file or header still raises.
     """
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise _fail(name, None, "expected UTF-8 text") from err
-    return read_text(name, text, FORMATS.get(path.suffix, path.suffix), findings)
+    with opened(path) as found:
+        return _read(found, findings)
 
 
 def read_text(name: str, text: str, form: str, findings: Findings | None = None) -> DossierFile:
     """A dossier in `form` ("yaml" or "jsonl") named `name` in errors, parsed and
     validated on its own (references are checked later); see `read_file`."""
-    header, records, header_line = _parse(name, text, form)
-    dossier = header.get("dossier")
-    if not isinstance(dossier, str) or not dossier.strip() or "\x00" in dossier:
-        expected = "expected `dossier:` naming the stream, without NUL characters"
-        raise _fail(name, header_line, expected, field="dossier")
-    declared = _declared(name, header, header_line)
-    context = _Context(name, header)
+    return _read(_opened(name, *_parse(name, text, form)), findings)
+
+
+def _read(found: Opened, findings: Findings | None) -> DossierFile:
+    """Every event of an opened file, in memory, a key used twice refused."""
     seen: dict[str, int] = {}
     fields: dict[str, Mapping[str, int]] = {}
     envelopes = []
-    for record in records:
-        try:
-            envelope = _envelope(context, dossier, record)
-        except DossierError as err:
-            _found(findings, err)
-            continue
+    for envelope, record in found.envelopes(findings):
         if envelope.key in seen:
             duplicate = f"duplicate key, first used on line {seen[envelope.key]}"
-            _found(findings, _fail(name, record.line, duplicate, key=envelope.key, field="key"))
+            error = _fail(found.path, record.line, duplicate, key=envelope.key, field="key")
+            _found(findings, error)
             continue
         seen[envelope.key] = record.line
         fields[envelope.key] = record.field_lines
         envelopes.append(envelope)
     return DossierFile(
-        path=name,
-        dossier=dossier,
-        header=declared,
+        path=found.path,
+        dossier=found.dossier,
+        header=found.header,
         envelopes=tuple(envelopes),
         lines=seen,
         fields=fields,
-        context=context,
+        context=found.context,
     )
 
 
@@ -644,7 +737,7 @@ def resolve(
                 assert isinstance(envelope.event, DossierDeclared)
                 codes[dossier].declare(envelope.event)
         try:
-            declaration, news = _declaration(dossier_file, codes[dossier], stored is not None)
+            declaration, news = declare_header(dossier_file, codes[dossier], stored is not None)
         except DossierError as err:
             _found(findings, err)
             continue
@@ -658,8 +751,8 @@ def resolve(
         partial = stored is None and codes[dossier_file.dossier].title is None
         for envelope in dossier_file.envelopes:
             try:
-                _check_codes(
-                    known[dossier_file.dossier], envelope.event, _failing(dossier_file, envelope)
+                check_codes(
+                    known[dossier_file.dossier], envelope.event, failing(dossier_file, envelope)
                 )
             except DossierError as err:
                 if partial:
@@ -670,8 +763,8 @@ def resolve(
     return Resolution(declarations=declarations, changes=changes, unchecked=unchecked)
 
 
-def _declaration(
-    dossier_file: DossierFile, codes: Codes, stored: bool
+def declare_header(
+    dossier_file: DossierFile | Opened, codes: Codes, stored: bool
 ) -> tuple[Envelope | None, list[str]]:
     """The declaration `dossier_file`'s header adds to `codes` (None if it adds nothing),
     and what it changes in words (nothing for a new dossier's first header)."""
@@ -697,7 +790,7 @@ def _declaration(
     return envelope, news
 
 
-def _failing(dossier_file: DossierFile, envelope: Envelope) -> Callable[[str, str], DossierError]:
+def failing(dossier_file: DossierFile, envelope: Envelope) -> Fail:
     def fail(field: str, expected: str) -> DossierError:
         line = dossier_file.line_of(envelope.key, field)
         return _fail(dossier_file.path, line, expected, key=envelope.key, field=field)
@@ -750,51 +843,47 @@ def _check_references(
 ) -> int:
     """Check one event's references; returns how many could not be (`partial`: no store)."""
     unchecked = 0
+    fail = failing(dossier_file, envelope)
     for field, ref in envelope.event.references().items():
         target = known.get(ref)
         if target is None and partial:
             unchecked += 1
             continue
-        if target is None:
-            raise _fail(
-                dossier_file.path,
-                dossier_file.line_of(envelope.key, field),
-                f"expected the key or id of an event of dossier {dossier_file.dossier!r}, "
-                f"got {ref!r}",
-                key=envelope.key,
-                field=field,
-            )
-        if field == "request" and not isinstance(target.event, RequestFiled):
-            raise _fail(
-                dossier_file.path,
-                dossier_file.line_of(envelope.key, field),
-                f"expected a request.filed, {ref!r} is a {target.type}",
-                key=envelope.key,
-                field=field,
-            )
-    if isinstance(envelope.event, EventCorrected) and envelope.event.corrects in known:
-        _check_correction(dossier_file, envelope, known[envelope.event.corrects], codes)
+        check_target(envelope, field, ref, target, codes, fail)
     return unchecked
 
 
-def _check_correction(
-    dossier_file: DossierFile, correction: Envelope, target: Envelope, codes: Known
+Fail = Callable[[str, str], DossierError]
+"""Makes the error for a field of an event: (field, what was expected) -> error."""
+
+
+def check_target(
+    envelope: Envelope,
+    field: str,
+    ref: str,
+    target: Envelope | None,
+    codes: Known,
+    fail: Fail,
 ) -> None:
-    """A correction must name a fact, and leave it valid, the codes it changes known."""
-    assert isinstance(correction.event, EventCorrected)
-    line = dossier_file.line_of(correction.key)
-
-    def fail(field: str, expected: str) -> DossierError:
-        return _fail(dossier_file.path, line, expected, key=correction.key, field=field)
-
+    """One reference of `envelope` (its `field`, naming `ref`), to `target`, which is None
+    when found nowhere: it must exist, be of the right type, and a correction must leave
+    it valid, the codes it changes known."""
+    if target is None:
+        expected = f"expected the key or id of an event of dossier {envelope.dossier!r}"
+        raise fail(field, f"{expected}, got {ref!r}")
+    if field == "request" and not isinstance(target.event, RequestFiled):
+        raise fail(field, f"expected a request.filed, {ref!r} is a {target.type}")
+    correction = envelope.event
+    if field != "corrects" or not isinstance(correction, EventCorrected):
+        return
     if isinstance(target.event, EventCorrected | EventRetracted | DossierDeclared):
         raise fail("corrects", f"expected a fact; {target.key!r} is a {target.type}")
     try:
-        event, _ = corrected(target.event, target.occurred, correction.event)
+        event, _ = corrected(target.event, target.occurred, correction)
     except InvalidEvent as err:
         raise fail(
             f"changes.{err.path}" if err.path else "changes",
             f"the correction would make {target.key!r} invalid: {err.expected}",
         ) from err
-    changed = [field for field, _ in correction.event.changes]
-    _check_codes(codes, event, lambda f, e: fail(f"changes.{f}", e), only=changed)
+    changed = [name for name, _ in correction.changes]
+    check_codes(codes, event, lambda f, e: fail(f"changes.{f}", e), only=changed)

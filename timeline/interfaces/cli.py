@@ -174,13 +174,17 @@ def init(db: str) -> None:
 @db_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_(db: str, files: Sequence[Path]) -> None:
-    """Validate dossier files, then append them all atomically (or nothing).
+    """Validate dossier files and append them all atomically (or nothing).
 
-    Re-importing a file appends nothing. Example: timeline import dossier.yaml
+    Files of any size: JSON Lines is read as a stream, a batch at a time, in one
+    transaction. `-` reads standard input. Re-importing a file appends nothing.
+
+    Example: timeline import dossier.yaml; producer | timeline import -
     """
     from timeline.interfaces.render import visible
 
-    report = _timeline(db).import_files(list(files))
+    with _import_progress() as progress:
+        report = _timeline(db).import_files(list(files), progress=progress)
     for name in report.appended:
         click.echo(
             visible(
@@ -493,6 +497,25 @@ def project(db: str, rebuild: bool, follow: bool, poll: float, batch: int) -> No
         else:
             projector.catch_up(progress)
     click.echo(f"Read models at position {projector.position}")
+
+
+@contextlib.contextmanager
+def _import_progress() -> Iterator[Callable[[str, int], None] | None]:
+    """Events read so far, on a terminal; nothing when output is piped or redirected."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}: {task.completed:,} events"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("importing", total=None)
+
+        def update(path: str, read: int) -> None:
+            bar.update(task, description=f"importing {path}", completed=read)
+
+        yield update
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -66,6 +67,47 @@ class _Last(NamedTuple):
 
     position: int
     recorded: dt.datetime | None
+
+
+@attrs.define
+class _Session:
+    """The state of one `EventStore.appending` transaction."""
+
+    locked: bool = False
+    recorded: dt.datetime | None = None
+    last: int = 0
+    """The position of the last event it appended (0: none yet)."""
+
+
+class Appending:
+    """Appends and reads inside one `EventStore.appending` transaction."""
+
+    def __init__(self, store: EventStore, conn: Connection, session: _Session) -> None:
+        self.store, self.conn, self._session = store, conn, session
+        last = sa.select(sa.func.max(table.c.position))
+        self.start: int = conn.execute(last).scalar() or 0
+        """The last position before this transaction: what it appends comes after."""
+
+    def append(self, batches: Mapping[str, Sequence[Envelope]]) -> tuple[Envelope, ...]:
+        """Append a batch to the transaction; as `EventStore.append_batches`, uncommitted."""
+        self.store.check(batches)
+        try:
+            return self.store._append_locked(self.conn, batches, {}, self._session)
+        except sa.exc.IntegrityError as err:
+            raise self.store._translate(self.conn, batches, {}, err) from err
+
+    def find(self, dossier: str, keys_or_ids: Iterable[str]) -> dict[str, Envelope]:
+        """`EventStore.find`, seeing what this transaction appended."""
+        return self.store.find(dossier, keys_or_ids, conn=self.conn)
+
+    def declarations(self, dossier: str) -> list[Envelope]:
+        """`EventStore.declarations`, seeing what this transaction appended."""
+        query = (
+            rows.select()
+            .where(table.c.dossier == dossier, table.c.type == "dossier.declared")
+            .order_by(table.c.position)
+        )
+        return rows.fetch(self.conn, query)
 
 
 class EventStore:
@@ -116,6 +158,23 @@ class EventStore:
         expected_versions: Mapping[str, int] | None = None,
     ) -> tuple[Envelope, ...]:
         """Append to several dossiers in one transaction: all of it or none."""
+        self.check(batches)
+        options: dict[str, Any] = dict(WRITE)
+        if self.engine.dialect.name == "postgresql":
+            # The append's own SQL begins and commits, riding on its statements
+            # (`_append_locked`); should it fail midway, the driver rolls back.
+            options["isolation_level"] = "AUTOCOMMIT"
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            try:
+                stored = self._append_locked(conn, batches, expected_versions or {})
+            except sa.exc.IntegrityError as err:
+                raise self._translate(conn, batches, expected_versions or {}, err) from err
+        return stored
+
+    @staticmethod
+    def check(batches: Mapping[str, Sequence[Envelope]]) -> None:
+        """Refuse what no backend can store: names too long or holding NUL, and an
+        envelope filed under another dossier than its own."""
         for dossier, batch in batches.items():
             for envelope in batch:
                 for field, value in (("dossier", envelope.dossier), ("key", envelope.key)):
@@ -131,23 +190,43 @@ class EventStore:
                         f"expected {dossier!r}, got {envelope.dossier!r}",
                         key=envelope.key,
                     )
+
+    @contextlib.contextmanager
+    def appending(self) -> Iterator[Appending]:
+        """One write transaction that batches append to as they come: all or none.
+
+        For imports too large to hold at once. The write lock is taken with
+        the first batch and held to the end, so other writers wait (up to
+        their lock timeout); every event is recorded at one transaction time;
+        reads through the session (`find`, `declarations`) see its batches.
+        """
+        postgres = self.engine.dialect.name == "postgresql"
         options: dict[str, Any] = dict(WRITE)
-        if self.engine.dialect.name == "postgresql":
-            # The append's own SQL begins and commits, riding on its statements
-            # (`_append_locked`); should it fail midway, the driver rolls back.
-            options["isolation_level"] = "AUTOCOMMIT"
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            try:
-                stored = self._append_locked(conn, batches, expected_versions or {})
-            except sa.exc.IntegrityError as err:
-                raise self._translate(conn, batches, expected_versions or {}, err) from err
-        return stored
+        if postgres:
+            options["isolation_level"] = "AUTOCOMMIT"  # as `append_batches`: our SQL begins
+        with self.engine.connect().execution_options(**options) as conn:
+            session = _Session()
+            if postgres:  # SQLite's BEGIN IMMEDIATE takes its lock (`database`)
+                rows.execute(conn, ["BEGIN", "LOCK TABLE events IN EXCLUSIVE MODE"])
+                session.locked = True
+            with conn.begin() if not postgres else contextlib.nullcontext():
+                try:
+                    yield Appending(self, conn, session)
+                except BaseException:
+                    if postgres:  # a lost connection has rolled back already
+                        with contextlib.suppress(sa.exc.DBAPIError):
+                            rows.execute(conn, "ROLLBACK")
+                    raise
+                if postgres:
+                    notify = [f"SELECT pg_notify('{CHANNEL}', '{session.last}')"]
+                    rows.execute(conn, [*(notify if session.last else []), "COMMIT"])
 
     def _append_locked(
         self,
         conn: Connection,
         batches: Mapping[str, Sequence[Envelope]],
         expected_versions: Mapping[str, int],
+        session: _Session | None = None,
     ) -> tuple[Envelope, ...]:
         """Number and insert the new events under the write lock.
 
@@ -159,8 +238,10 @@ class EventStore:
         begun the transaction with ``BEGIN IMMEDIATE`` and commits it.
         """
         opening = ["SAVEPOINT optimistic"]
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and (session is None or not session.locked):
             opening = ["BEGIN", "LOCK TABLE events IN EXCLUSIVE MODE", *opening]
+        if session is not None:
+            session.locked = True
         named = list(dict.fromkeys([*batches, *expected_versions]))
         found, position, recorded = rows.heads(conn, named, before=opening)
         versions = dict(zip(named, found, strict=True))
@@ -168,30 +249,43 @@ class EventStore:
             if expected != versions[dossier]:
                 raise ConcurrencyError(dossier, expected, versions[dossier])
         after = _Last(position, recorded)
+        if session is not None:  # every batch of a session is recorded at one time
+            session.recorded = session.recorded or self._recorded(after)
         candidates = self._distinct(batches)
         try:
             # Optimistic: a batch of new events, the usual case, needs no
             # lookups; should it clash with stored events, the savepoint
             # undoes the insert and the lookups sort out what is new.
-            stored = self._insert(conn, candidates, dict(versions), after)
+            stored = self._insert(conn, candidates, dict(versions), after, session)
         except sa.exc.IntegrityError:
             rows.execute(conn, "ROLLBACK TO SAVEPOINT optimistic")
-            stored = self._insert(conn, self._not_stored(conn, candidates), versions, after)
+            fresh = self._not_stored(conn, candidates)
+            stored = self._insert(conn, fresh, versions, after, session)
         return stored
 
+    def _recorded(self, after: _Last) -> dt.datetime:
+        """The transaction time of events appended now: never before the last one's."""
+        now = self.clock()
+        return now if after.recorded is None else max(now, after.recorded)
+
     def _insert(
-        self, conn: Connection, fresh: list[Envelope], versions: dict[str, int], after: _Last
+        self,
+        conn: Connection,
+        fresh: list[Envelope],
+        versions: dict[str, int],
+        after: _Last,
+        session: _Session | None = None,
     ) -> tuple[Envelope, ...]:
         """Number `fresh` after the last stored event, insert them and end the savepoint.
 
-        `versions` advance. On PostgreSQL this also commits, in the INSERT's round trip.
+        `versions` advance. On PostgreSQL this also commits, in the INSERT's
+        round trip, unless a `session` goes on (it commits at its end).
         """
         # Each event builds a row and a stored envelope that live to the end.
         paused = collector_paused() if len(fresh) >= PAUSE_FROM else contextlib.nullcontext()
         with paused:
             position = after.position
-            now = self.clock()
-            recorded = now if after.recorded is None else max(now, after.recorded)
+            recorded = session.recorded if session and session.recorded else self._recorded(after)
             dialect = conn.dialect.name
             encoded, stored = [], []
             for envelope in fresh:
@@ -213,7 +307,9 @@ class EventStore:
                     )
                 )
             closing = ["RELEASE SAVEPOINT optimistic"]
-            if dialect == "postgresql":
+            if session is not None:
+                session.last = max(session.last, position)
+            elif dialect == "postgresql":
                 if stored:
                     # Delivered at commit, so a follower never wakes before it can read.
                     closing.append(f"SELECT pg_notify('{CHANNEL}', '{position}')")

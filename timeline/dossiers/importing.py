@@ -1,0 +1,189 @@
+"""Importing dossier files of any size: read, checked and appended a batch at a time, in
+one transaction, so that memory holds one batch and the import is still all or nothing.
+
+Each file's header is resolved against the dossier's stored and earlier
+headers first (`files.declare_header`); then each batch of events is checked
+(codes, references, corrections) and appended to the transaction, where the
+next batches' references find it. A reference to an event that comes later in
+the import is held until the end and resolved then. A key used twice meets the
+store's unique index: with other content it is an error, with the same it is
+"already present", as on a re-import.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from events import DossierDeclared, Envelope
+from timeline.dossiers import files
+from timeline.errors import DossierError, DuplicateEvent
+from timeline.store.event_store import Appending
+
+log = logging.getLogger("timeline.import")
+
+BATCH = 5_000
+"""Events checked and appended at a time."""
+
+Progress = Callable[[str, int], None]
+"""Told the file being read and the events read so far."""
+
+
+@attrs.frozen(kw_only=True)
+class Report:
+    """Per dossier: events appended, events already stored, and what headers changed."""
+
+    appended: dict[str, int]
+    unchanged: dict[str, int]
+    declared: dict[str, tuple[str, ...]]
+
+
+@attrs.frozen(kw_only=True)
+class _Held:
+    """A reference not found when its event was checked: resolved at the end."""
+
+    envelope: Envelope
+    field: str
+    ref: str
+    fail: files.Fail
+
+
+class Import:
+    """One import into one transaction (`EventStore.appending`)."""
+
+    def __init__(self, session: Appending, batch: int = BATCH) -> None:
+        self.session, self.batch = session, batch
+        self._codes: dict[str, files.Codes] = {}
+        self._held: list[_Held] = []
+        self._appended: collections.Counter[str] = collections.Counter()
+        self._unchanged: collections.Counter[str] = collections.Counter()
+        self._declared: dict[str, list[str]] = {}
+        self.stored = 0
+        """Events appended so far, declarations included."""
+
+    def run(self, paths: Sequence[Path], progress: Progress | None = None) -> Report:
+        """Import every file, then resolve what was held; raises at the first error."""
+        for path in paths:
+            with files.opened(path) as found:
+                self._file(found, progress)
+        self._resolve_held()
+        dossiers = list(self._codes)  # every dossier a file named, in order
+        return Report(
+            appended={d: self._appended[d] for d in dossiers},
+            unchanged={d: self._unchanged[d] for d in dossiers},
+            declared={d: tuple(news) for d, news in self._declared.items() if news},
+        )
+
+    def _file(self, found: files.Opened, progress: Progress | None) -> None:
+        codes = self._codes.get(found.dossier)
+        if codes is None:
+            codes = self._codes[found.dossier] = files.Codes()
+            for stored in self.session.declarations(found.dossier):
+                assert isinstance(stored.event, DossierDeclared)
+                codes.declare(stored.event)
+        declaration, news = files.declare_header(found, codes, stored=True)
+        if declaration is not None:
+            self.stored += len(self.session.append({found.dossier: [declaration]}))
+            self._declared.setdefault(found.dossier, []).extend(news)
+        known, read = codes.known(), 0
+        for chunk in _batched(found.envelopes(), self.batch):
+            self._append(found, chunk, known)
+            read += len(chunk)
+            if progress is not None:
+                progress(found.path, read)
+        log.info("read %s: %d events, checked", found.path, read)
+
+    def _append(
+        self,
+        found: files.Opened,
+        chunk: list[tuple[Envelope, files.Record]],
+        known: files.Known,
+    ) -> None:
+        names: dict[str, Envelope] = {}
+        lines: dict[str, int] = {}
+        for envelope, record in chunk:
+            if envelope.key in lines:
+                duplicate = f"duplicate key, first used on line {lines[envelope.key]}"
+                raise DossierError(
+                    found.path, record.line, duplicate, key=envelope.key, field="key"
+                )
+            lines[envelope.key] = record.line
+            names[envelope.key] = names[str(envelope.id)] = envelope
+        wanted = {ref for e, _ in chunk for ref in e.event.references().values()} - set(names)
+        stored = self.session.find(found.dossier, wanted)
+        for envelope, record in chunk:
+            fail = _failing(found.path, envelope, record)
+            files.check_codes(known, envelope.event, fail)
+            for field, ref in envelope.event.references().items():
+                target = names.get(ref) or stored.get(ref)
+                if target is None:
+                    self._held.append(_Held(envelope=envelope, field=field, ref=ref, fail=fail))
+                else:
+                    files.check_target(envelope, field, ref, target, known, fail)
+        try:
+            appended = self.session.append({found.dossier: [e for e, _ in chunk]})
+        except DuplicateEvent as err:
+            raise _located(found.path, chunk, err) from err
+        self.stored += len(appended)
+        self._appended[found.dossier] += len(appended)
+        self._unchanged[found.dossier] += len(chunk) - len(appended)
+        if len(appended) < len(chunk):
+            self._refuse_repeats(found, chunk, {e.id for e in appended})
+
+    def _refuse_repeats(
+        self,
+        found: files.Opened,
+        chunk: list[tuple[Envelope, files.Record]],
+        appended: set[uuid.UUID],
+    ) -> None:
+        """Events the store already held are "already present", unless this import
+        appended them: then a key was used twice."""
+        kept = [(e, record) for e, record in chunk if e.id not in appended]
+        held = self.session.find(found.dossier, [e.key for e, _ in kept])
+        for envelope, record in kept:
+            stored = held.get(envelope.key)
+            if stored is not None and (stored.position or 0) > self.session.start:
+                duplicate = "duplicate key, used earlier in this import"
+                raise DossierError(
+                    found.path, record.line, duplicate, key=envelope.key, field="key"
+                )
+
+    def _resolve_held(self) -> None:
+        by_dossier: dict[str, list[_Held]] = {}
+        for held in self._held:
+            by_dossier.setdefault(held.envelope.dossier, []).append(held)
+        for dossier, waiting in by_dossier.items():
+            found = self.session.find(dossier, {held.ref for held in waiting})
+            known = self._codes[dossier].known()
+            for held in waiting:
+                target = found.get(held.ref)
+                files.check_target(held.envelope, held.field, held.ref, target, known, held.fail)
+
+
+def _failing(path: str, envelope: Envelope, record: files.Record) -> files.Fail:
+    def fail(field: str, expected: str) -> DossierError:
+        line = record.line_of(field)
+        return DossierError(path, line, expected, key=envelope.key, field=field)
+
+    return fail
+
+
+def _located(
+    path: str, chunk: Iterable[tuple[Envelope, files.Record]], err: DuplicateEvent
+) -> DossierError:
+    """The store's refusal of a key, pointed at the line of the event it refused."""
+    line = next((record.line for e, record in chunk if e.key == err.key), None)
+    return DossierError(path, line, str(err), key=err.key, field="key")
+
+
+def _batched(
+    pairs: Iterator[tuple[Envelope, files.Record]], size: int
+) -> Iterator[list[tuple[Envelope, files.Record]]]:
+    while chunk := list(itertools.islice(pairs, size)):
+        yield chunk

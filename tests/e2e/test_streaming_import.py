@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from timeline.dossiers import files
 from timeline.engine import Timeline
@@ -140,14 +141,23 @@ def test_standard_input(
     assert "ukraine-mbt-2023: 25 appended" in capsys.readouterr().out
 
 
-def test_a_yaml_file_over_the_limit_is_refused_at_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_yaml_streams_as_json_lines_do(
+    fresh_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    monkeypatch.setattr(files, "MAX_YAML", 100)
-    path = tmp_path / "big.yaml"
-    path.write_text("dossier: x\ntitle: t\nevents: []\n" + "# padding\n" * 20, "utf-8")
-    url = f"sqlite:///{tmp_path / 'big.db'}"
-    assert main(["init", "--db", url]) == 0
-    capsys.readouterr()
-    assert main(["import", "--db", url, str(path)]) == 1
-    assert "expected a YAML file of at most" in capsys.readouterr().err
+    """The same events as YAML, in batches, store what the JSON Lines file stores."""
+    events = [_decision(0, request="e030"), *(_event(n) for n in range(1, 30)), _request(30)]
+    as_yaml = tmp_path / "stream.yaml"
+    as_yaml.write_text(yaml.safe_dump({**HEADER, "events": events}, sort_keys=False), "utf-8")
+    assert main(["init", "--db", fresh_url]) == 0
+    Timeline(EventStore.open(fresh_url)).import_files([as_yaml], batch=4)
+    lines = f"sqlite:///{tmp_path_factory.mktemp('lines') / 'lines.db'}"
+    assert main(["init", "--db", lines]) == 0
+    Timeline(EventStore.open(lines)).import_files([_jsonl(tmp_path, events)], batch=9)
+    assert _stored(fresh_url) == _stored(lines)
+
+
+def test_yaml_must_end_with_its_events(tmp_path: Path) -> None:
+    """The header comes first, so that events can be checked as they are read."""
+    text = "dossier: x\nevents: []\ntitle: late\n"
+    with pytest.raises(files.DossierError, match="expected `events:` last"):
+        files.read_text("late.yaml", text, "yaml")

@@ -7,17 +7,17 @@ The engine appends only what passed, in one transaction.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import difflib
 import hashlib
 import io
-import itertools
 import json
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import attrs
 import pycountry
@@ -78,17 +78,6 @@ class _Loader(yaml.CSafeLoader):
         first: [(tag, rx) for tag, rx in resolvers if tag not in _TAKEN_OVER]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = _Mapping(
-            {str(k): v for k, v in super().construct_mapping(node, deep=True).items()}
-        )
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
-        return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
 
 
 @attrs.frozen(kw_only=True)
@@ -174,62 +163,197 @@ FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".ndjson": "jsonl
 def _parse(name: str, text: str, form: str) -> tuple[Mapping[str, Any], Iterator[Record], int]:
     """The header and the raw event records of a dossier, with line numbers."""
     if form == "yaml":
-        header, records, line = _parse_yaml(name, text)
-        return header, iter(records), line
+        return _parse_yaml(name, io.StringIO(text))
     if form == "jsonl":
         return _parse_jsonl(name, io.StringIO(text))
     raise _fail(name, None, "expected a .yaml, .yml or .jsonl dossier file")
 
 
-def _parse_yaml(name: str, text: str) -> tuple[Mapping[str, Any], list[Record], int]:
-    loader = _Loader(text)  # a SafeLoader
+def _parse_yaml(name: str, stream: TextIO) -> tuple[Mapping[str, Any], Iterator[Record], int]:
+    """The header, then the events as libyaml reads them: a file of any length takes
+    the memory of one event at a time. `events:` must come last, after the header."""
+    reader = _YAMLEvents(name, stream)
     try:
-        node = loader.get_single_node()
-        _check_nodes(name, node)
-        document = None if node is None else loader.construct_document(node)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        raise _fail(name, mark.line + 1 if mark else None, f"malformed YAML: {problem}") from err
-    finally:
-        loader.dispose()
-    _check_value(name, 1, document)
-    if not isinstance(document, _Mapping):
-        raise _fail(
-            name, 1, "expected a mapping with dossier, title, actors, items, issues, events"
-        )
-    raw_events = document.get("events")
-    if not isinstance(raw_events, list):
-        line = document.key_lines.get("events", document.line)
-        raise _fail(name, line, "expected `events:` with a list of events")
-    records = []
-    for raw in raw_events:
-        if not isinstance(raw, _Mapping):
+        header, line = reader.header()
+    except BaseException:
+        reader.close()
+        raise
+    return header, reader.records(), line
+
+
+class _YAMLEvents:
+    """Dossier values built from libyaml's parse events, one event record at a time.
+
+    Built here rather than by PyYAML's composer, which holds the whole
+    document: so the same rules are kept while streaming. No tags beyond the
+    standard scalar ones; no alias (`*name`) to a mapping or a list, which
+    could multiply a small file into gigabytes; at most `MAX_DEPTH` levels.
+    """
+
+    def __init__(self, name: str, stream: TextIO) -> None:
+        self.name, self.loader = name, _Loader(stream)
+        self.scalars: dict[str, Any] = {}
+        self.collections: set[str] = set()
+
+    def close(self) -> None:
+        self.loader.dispose()
+
+    def header(self) -> tuple[_Mapping, int]:
+        """The header's fields, up to `events:` (whose list is left to `records`)."""
+        self._next(yaml.StreamStartEvent)
+        if self._check(yaml.StreamEndEvent):
             raise _fail(
-                name, document.key_lines.get("events"), "expected each event to be a mapping"
+                self.name,
+                1,
+                "expected a mapping with dossier, title, actors, items, issues, events",
             )
-        records.append(Record(data=raw, line=raw.line, field_lines=raw.key_lines))
-    return document, records, document.line
+        self._next(yaml.DocumentStartEvent)
+        start = self._event()
+        if not isinstance(start, yaml.MappingStartEvent):
+            expected = "expected a mapping with dossier, title, actors, items, issues, events"
+            raise _fail(self.name, _line(start), expected)
+        header = _Mapping()
+        header.line, header.key_lines = _line(start), {}
+        while not self._check(yaml.MappingEndEvent):
+            key_event = self._event()
+            key = str(self._scalar(key_event)) if isinstance(key_event, yaml.ScalarEvent) else None
+            if key is None:
+                raise _fail(self.name, _line(key_event), "expected a field name")
+            header.key_lines[key] = _line(key_event)
+            if key == "events":
+                if not self._check(yaml.SequenceStartEvent):
+                    raise _fail(
+                        self.name, _line(key_event), "expected `events:` with a list of events"
+                    )
+                return header, header.line
+            header[key] = self._value(2)
+            _check_value(self.name, header.key_lines[key], header[key])
+        raise _fail(self.name, header.line, "expected `events:` with a list of events")
 
+    def records(self) -> Iterator[Record]:
+        """Each event of the list `header` stopped at, then the end of the file."""
+        try:
+            events_line = _line(self._next(yaml.SequenceStartEvent))
+            while not self._check(yaml.SequenceEndEvent):
+                raw = self._value(3)
+                if not isinstance(raw, _Mapping):
+                    raise _fail(self.name, events_line, "expected each event to be a mapping")
+                _check_value(self.name, raw.line, raw)
+                yield Record(data=raw, line=raw.line, field_lines=raw.key_lines)
+            self._next(yaml.SequenceEndEvent)
+            if not self._check(yaml.MappingEndEvent):
+                raise _fail(
+                    self.name, _line(self._event()), "expected `events:` last, after the header"
+                )
+            self._next(yaml.MappingEndEvent)
+            self._next(yaml.DocumentEndEvent)
+            if not self._check(yaml.StreamEndEvent):
+                raise _fail(self.name, _line(self._event()), "expected one YAML document")
+        finally:
+            self.close()
 
-def _check_nodes(name: str, root: yaml.Node | None) -> None:
-    """Refuse, before anything is built, what would make building explode: a mapping or
-    list reached twice (an alias: nested, they multiply, "a billion laughs") and
-    nesting deeper than `MAX_DEPTH`."""
-    seen: set[int] = set()
-    stack = [(root, 1)] if root is not None else []
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, yaml.ScalarNode):
-            continue
-        line = node.start_mark.line + 1
-        if id(node) in seen:
-            raise _fail(name, line, "expected no aliases (*name) to mappings or lists")
-        seen.add(id(node))
+    def _value(self, depth: int) -> Any:
+        """The value that starts at the next parse event, `depth` levels down."""
+        event = self._event()
         if depth > MAX_DEPTH:
-            raise _fail(name, line, f"expected at most {MAX_DEPTH} levels of nesting")
-        children = node.value if isinstance(node, yaml.SequenceNode) else sum(node.value, ())
-        stack.extend((child, depth + 1) for child in children)
+            raise _fail(self.name, _line(event), f"expected at most {MAX_DEPTH} levels of nesting")
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.scalars:
+                return self.scalars[event.anchor]
+            if event.anchor in self.collections:
+                raise _fail(
+                    self.name, _line(event), "expected no aliases (*name) to mappings or lists"
+                )
+            raise _fail(
+                self.name, _line(event), f"malformed YAML: found undefined alias {event.anchor!r}"
+            )
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event)
+            if anchor is not None:
+                self.scalars[anchor] = value
+            return value
+        if anchor is not None:
+            self.collections.add(anchor)
+        if isinstance(event, yaml.CollectionStartEvent):
+            self._plain_tag(event)
+        if isinstance(event, yaml.SequenceStartEvent):
+            items = []
+            while not self._check(yaml.SequenceEndEvent):
+                items.append(self._value(depth + 1))
+            self._event()
+            return items
+        if isinstance(event, yaml.MappingStartEvent):
+            mapping = _Mapping()
+            mapping.line, mapping.key_lines = _line(event), {}
+            while not self._check(yaml.MappingEndEvent):
+                key_line = _line(self._peek())
+                key = str(self._value(depth + 1))
+                mapping.key_lines[key] = key_line
+                mapping[key] = self._value(depth + 1)
+            self._event()
+            return mapping
+        raise _fail(self.name, _line(event), "malformed YAML: expected a value")
+
+    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+        construct = self.loader.yaml_constructors.get(tag)
+        if construct is None:
+            raise _fail(
+                self.name, _line(event), f"expected no tags but the standard ones, got {tag!r}"
+            )
+        node = yaml.ScalarNode(tag, event.value, style=event.style)
+        try:
+            return construct(self.loader, node)
+        except yaml.YAMLError as err:
+            raise _fail(self.name, _line(event), f"malformed YAML: {err}") from err
+
+    def _plain_tag(self, event: yaml.CollectionStartEvent) -> None:
+        if event.tag not in (None, "!") and not event.implicit:
+            expected = f"expected no tags but the standard ones, got {event.tag!r}"
+            raise _fail(self.name, _line(event), expected)
+
+    def _event(self) -> yaml.Event:
+        try:
+            event = self.loader.get_event()
+        except yaml.YAMLError as err:
+            raise _malformed(self.name, err) from err
+        if event is None:
+            raise _fail(self.name, None, "malformed YAML: the file ends early")
+        return event
+
+    def _peek(self) -> yaml.Event:
+        try:
+            event = self.loader.peek_event()
+        except yaml.YAMLError as err:
+            raise _malformed(self.name, err) from err
+        if event is None:
+            raise _fail(self.name, None, "malformed YAML: the file ends early")
+        return event
+
+    def _check(self, kind: type[yaml.Event]) -> bool:
+        try:
+            return bool(self.loader.check_event(kind))
+        except yaml.YAMLError as err:
+            raise _malformed(self.name, err) from err
+
+    def _next(self, kind: type[yaml.Event]) -> yaml.Event:
+        event = self._event()
+        if not isinstance(event, kind):
+            raise _fail(self.name, _line(event), "malformed YAML: expected a dossier mapping")
+        return event
+
+
+def _line(event: yaml.Event) -> int:
+    return int(event.start_mark.line) + 1 if event.start_mark is not None else 1
+
+
+def _malformed(name: str, err: yaml.YAMLError) -> DossierError:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    return _fail(name, mark.line + 1 if mark else None, f"malformed YAML: {problem}")
 
 
 def _check_depth(name: str, line: int, value: object) -> None:
@@ -566,11 +690,6 @@ def _nearest(value: str, known: Iterable[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
-MAX_YAML = 32 * 2**20
-"""Bytes of a YAML file: YAML is read whole, as hand-curated dossiers are small; a
-larger collection goes as JSON Lines, read as a stream."""
-
-
 @attrs.frozen(kw_only=True)
 class Opened:
     """A dossier file opened: its header read and checked, its events still to read."""
@@ -595,46 +714,31 @@ class Opened:
 
 @contextlib.contextmanager
 def opened(path: Path) -> Iterator[Opened]:
-    """A dossier file opened for reading as a stream; `-` is standard input.
-
-    JSON Lines is read a line at a time; YAML (at most `MAX_YAML` bytes) whole.
-    Standard input is JSON Lines if it starts with `{`, else YAML.
-    """
+    """A dossier file opened for reading as a stream, whatever its size; `-` is standard
+    input, JSON Lines if it starts with `{`, else YAML."""
     name = str(path)
     try:
         if name == "-":
-            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
-            first = stream.readline()
-            if first.lstrip().startswith("{"):
-                yield _opened(name, *_parse_jsonl(name, itertools.chain([first], stream)))
-            else:
-                yield _opened(name, *_parse(name, first + _bounded(name, stream), "yaml"))
+            buffer: Any = io.BufferedReader(sys.stdin.buffer)  # raw bytes, to peek at
+            start = buffer.peek(256).removeprefix(codecs.BOM_UTF8).lstrip()
+            form = "jsonl" if start.startswith(b"{") else "yaml"
+            yield _opened(name, *_streamed(name, io.TextIOWrapper(buffer, "utf-8-sig"), form))
             return
         form = FORMATS.get(path.suffix, path.suffix)
-        if form != "jsonl":
-            yield _opened(name, *_parse(name, _whole(path), form))
-            return
+        if form not in ("yaml", "jsonl"):
+            raise _fail(name, None, "expected a .yaml, .yml or .jsonl dossier file")
         with path.open(encoding="utf-8-sig") as stream:
-            yield _opened(name, *_parse_jsonl(name, stream))
+            yield _opened(name, *_streamed(name, stream, form))
     except OSError as err:
         raise _fail(name, None, f"cannot read the file: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise _fail(name, None, "expected UTF-8 text") from err
 
 
-def _whole(path: Path) -> str:
-    if path.stat().st_size > MAX_YAML:
-        expected = f"expected a YAML file of at most {MAX_YAML // 2**20} MB (use JSON Lines)"
-        raise _fail(str(path), None, expected)
-    return path.read_text(encoding="utf-8-sig")
-
-
-def _bounded(name: str, stream: io.TextIOBase) -> str:
-    text = stream.read(MAX_YAML + 1)
-    if len(text) > MAX_YAML:
-        expected = f"expected a YAML file of at most {MAX_YAML // 2**20} MB (use JSON Lines)"
-        raise _fail(name, None, expected)
-    return text
+def _streamed(
+    name: str, stream: TextIO, form: str
+) -> tuple[Mapping[str, Any], Iterator[Record], int]:
+    return _parse_yaml(name, stream) if form == "yaml" else _parse_jsonl(name, stream)
 
 
 def _opened(

@@ -6,6 +6,10 @@ process on a fresh database: `timeline validate FILE` and `timeline import
 FILE`, printing events/s, seconds and peak memory (RSS) of each. Figures are
 printed, never asserted.
 
+The files are written by a process of their own, event by event, and this one
+loads nothing heavy: Linux counts a child's peak memory from the parent's at
+the fork, so a large parent would hide the children's own figures.
+
     .venv/bin/python bench/import_file.py --events 200000
     .venv/bin/python bench/import_file.py --events 200000 --pg postgresql://postgres@127.0.0.1:5432/test
 """
@@ -24,21 +28,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
-import yaml
-
-sys.path.insert(0, str(Path(__file__).parents[1]))  # the synthetic histories are test code
-from events import DossierDeclared, Envelope
-from events.codec import event_to_dict, source_to_dict
-from tests import synthetic
-
 TIMELINE = [str(Path(sys.executable).parent / "timeline")]
 
 
-def _records(size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The header and the events of one synthetic dossier, as a file holds them."""
-    envelopes = list(synthetic.history(size, dossiers=1))
-    declared = envelopes[0]
+def _write(folder: Path, size: int) -> None:
+    """One synthetic dossier as `dossier.jsonl` and `dossier.yaml`, an event at a time."""
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))  # the synthetic histories are test code
+    from events import DossierDeclared, Envelope
+    from events.codec import event_to_dict, source_to_dict
+    from tests import synthetic
+
+    def record(envelope: Envelope) -> dict[str, Any]:
+        fields = {
+            "key": envelope.key,
+            "type": envelope.type,
+            "occurred": str(envelope.occurred),
+            **event_to_dict(envelope.event),
+            "sources": [source_to_dict(s) for s in envelope.sources],
+        }
+        return dict(json.loads(json.dumps(fields)))  # plain values: enums as text
+
+    envelopes = synthetic.history(size, dossiers=1)
+    declared = next(envelopes)
     assert isinstance(declared.event, DossierDeclared)
     event = declared.event
     header = {
@@ -48,18 +61,13 @@ def _records(size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "items": {code: {"name": name, "category": kind} for code, name, kind in event.items},
         "issues": dict(event.issues),
     }
-    records = json.loads(json.dumps([_record(e) for e in envelopes[1:]]))  # plain values
-    return header, records
-
-
-def _record(envelope: Envelope) -> dict[str, Any]:
-    return {
-        "key": envelope.key,
-        "type": envelope.type,
-        "occurred": str(envelope.occurred),
-        **event_to_dict(envelope.event),
-        "sources": [source_to_dict(s) for s in envelope.sources],
-    }
+    with (folder / "dossier.jsonl").open("w") as lines, (folder / "dossier.yaml").open("w") as doc:
+        lines.write(json.dumps(header) + "\n")
+        doc.write(yaml.safe_dump(header, sort_keys=False) + "events:\n")
+        for envelope in envelopes:
+            fields = record(envelope)
+            lines.write(json.dumps(fields) + "\n")
+            doc.write(yaml.safe_dump([fields], sort_keys=False, width=2**16))
 
 
 def _run(command: list[str]) -> tuple[float, float]:
@@ -74,9 +82,11 @@ def _run(command: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def _database(folder: Path, pg: str | None) -> tuple[str, sa.Engine | None, str | None]:
+def _database(folder: Path, pg: str | None) -> tuple[str, Any, str | None]:
     if pg is None:
         return f"sqlite:///{folder / f'{uuid.uuid4().hex}.db'}", None, None
+    import sqlalchemy as sa
+
     schema = f"bench_import_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(pg.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
@@ -85,25 +95,32 @@ def _database(folder: Path, pg: str | None) -> tuple[str, sa.Engine | None, str 
     return f"{pg}{separator}options={quote(f'-csearch_path={schema}')}", admin, schema
 
 
+def _drop(admin: Any, schema: str | None) -> None:
+    if admin is None:
+        return
+    import sqlalchemy as sa
+
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--pg", help="PostgreSQL URL (default: SQLite files)")
+    parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # the writing process
     args = parser.parse_args()
-    header, records = _records(args.events)
+    if args.write is not None:
+        _write(args.write, args.events)
+        return
     with tempfile.TemporaryDirectory(prefix="timeline-import-") as name:
         folder = Path(name)
-        files = {
-            "jsonl": folder / "dossier.jsonl",
-            "yaml": folder / "dossier.yaml",
-        }
-        with files["jsonl"].open("w", encoding="utf-8") as out:
-            for line in (header, *records):
-                out.write(json.dumps(line) + "\n")
-        text = yaml.safe_dump({**header, "events": records}, allow_unicode=True, sort_keys=False)
-        files["yaml"].write_text(text, encoding="utf-8")
+        writer = [sys.executable, __file__, "--events", str(args.events), "--write", name]
+        subprocess.run(writer, check=True)
         print(f"{args.events:,} events, backend {'PostgreSQL' if args.pg else 'SQLite'}")
-        for form, path in files.items():
+        for form in ("jsonl", "yaml"):
+            path = folder / f"dossier.{form}"
             size = path.stat().st_size / 2**20
             seconds, peak = _run([*TIMELINE, "validate", str(path)])
             print(
@@ -121,10 +138,7 @@ def main() -> None:
                     f"{args.events / seconds:8,.0f} events/s, peak {peak:,.0f} MB"
                 )
             finally:
-                if admin is not None:
-                    with admin.begin() as conn:
-                        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                    admin.dispose()
+                _drop(admin, schema)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,8 +157,24 @@ def test_yaml_streams_as_json_lines_do(
     assert _stored(fresh_url) == _stored(lines)
 
 
-def test_yaml_must_end_with_its_events(tmp_path: Path) -> None:
-    """The header comes first, so that events can be checked as they are read."""
+def test_yaml_header_fields_may_follow_the_events(tmp_path: Path) -> None:
+    """PyYAML writes keys sorted, `events` before `title`; from a file or a pipe."""
     text = "dossier: x\nevents: []\ntitle: late\n"
-    with pytest.raises(files.DossierError, match="expected `events:` last"):
-        files.read_text("late.yaml", text, "yaml")
+    assert files.read_text("late.yaml", text, "yaml").header.title == "late"
+    url = f"sqlite:///{tmp_path / 'pipe.db'}"
+    assert main(["init", "--db", url]) == 0
+    script = "import sys\nfrom timeline.interfaces.cli import main\nsys.exit(main(sys.argv[1:]))"
+    piped = subprocess.run(
+        [sys.executable, "-c", script, "import", "--db", url, "-"],
+        input=text.replace(
+            "events: []",
+            "events: [{key: a, type: statement.issued, "
+            "occurred: 2023-01-25, actor: DEU, tone: neutral, summary: s, "
+            "sources: [{publisher: P, published: 2023-01-25, quote: q}]}]",
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "x: 1 appended" in piped.stdout

@@ -13,7 +13,9 @@ import difflib
 import hashlib
 import io
 import json
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -171,14 +173,24 @@ def _parse(name: str, text: str, form: str) -> tuple[Mapping[str, Any], Iterator
 
 def _parse_yaml(name: str, stream: TextIO) -> tuple[Mapping[str, Any], Iterator[Record], int]:
     """The header, then the events as libyaml reads them: a file of any length takes
-    the memory of one event at a time. `events:` must come last, after the header."""
+    the memory of one event at a time.
+
+    The stream is read twice: once for the header, wherever its fields are
+    (PyYAML writes keys sorted, `events` among them), once for the events.
+    """
+    first = _YAMLEvents(name, stream)
+    try:
+        header = first.header(everything=True)
+    finally:
+        first.close()
+    stream.seek(0)
     reader = _YAMLEvents(name, stream)
     try:
-        header, line = reader.header()
+        reader.header()
     except BaseException:
         reader.close()
         raise
-    return header, reader.records(), line
+    return header, reader.records(), header.line
 
 
 class _YAMLEvents:
@@ -198,8 +210,9 @@ class _YAMLEvents:
     def close(self) -> None:
         self.loader.dispose()
 
-    def header(self) -> tuple[_Mapping, int]:
-        """The header's fields, up to `events:` (whose list is left to `records`)."""
+    def header(self, everything: bool = False) -> _Mapping:
+        """The header's fields up to `events:`, whose list is left to `records`; or, with
+        `everything`, all of them, the list skipped."""
         self._next(yaml.StreamStartEvent)
         if self._check(yaml.StreamEndEvent):
             raise _fail(
@@ -225,13 +238,31 @@ class _YAMLEvents:
                     raise _fail(
                         self.name, _line(key_event), "expected `events:` with a list of events"
                     )
-                return header, header.line
+                if not everything:
+                    return header
+                self._skip()
+                continue
             header[key] = self._value(2)
             _check_value(self.name, header.key_lines[key], header[key])
-        raise _fail(self.name, header.line, "expected `events:` with a list of events")
+        if "events" not in header.key_lines:
+            raise _fail(self.name, header.line, "expected `events:` with a list of events")
+        return header
+
+    def _skip(self) -> None:
+        """Past the value that starts at the next parse event, building nothing."""
+        depth = 0
+        while True:
+            event = self._event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if depth == 0:
+                return
 
     def records(self) -> Iterator[Record]:
-        """Each event of the list `header` stopped at, then the end of the file."""
+        """Each event of the list `header` stopped at, then the header fields after it,
+        skipped (the first reading took them)."""
         try:
             events_line = _line(self._next(yaml.SequenceStartEvent))
             while not self._check(yaml.SequenceEndEvent):
@@ -241,10 +272,8 @@ class _YAMLEvents:
                 _check_value(self.name, raw.line, raw)
                 yield Record(data=raw, line=raw.line, field_lines=raw.key_lines)
             self._next(yaml.SequenceEndEvent)
-            if not self._check(yaml.MappingEndEvent):
-                raise _fail(
-                    self.name, _line(self._event()), "expected `events:` last, after the header"
-                )
+            while not self._check(yaml.MappingEndEvent):
+                self._skip()
             self._next(yaml.MappingEndEvent)
             self._next(yaml.DocumentEndEvent)
             if not self._check(yaml.StreamEndEvent):
@@ -721,8 +750,15 @@ def opened(path: Path) -> Iterator[Opened]:
         if name == "-":
             buffer: Any = io.BufferedReader(sys.stdin.buffer)  # raw bytes, to peek at
             start = buffer.peek(256).removeprefix(codecs.BOM_UTF8).lstrip()
-            form = "jsonl" if start.startswith(b"{") else "yaml"
-            yield _opened(name, *_streamed(name, io.TextIOWrapper(buffer, "utf-8-sig"), form))
+            if start.startswith(b"{"):
+                stream = io.TextIOWrapper(buffer, "utf-8-sig")
+                yield _opened(name, *_parse_jsonl(name, stream))
+                return
+            with tempfile.TemporaryFile() as spool:  # YAML is read twice: keep it on disk
+                shutil.copyfileobj(buffer, spool)
+                spool.seek(0)
+                stream = io.TextIOWrapper(spool, "utf-8-sig")
+                yield _opened(name, *_parse_yaml(name, stream))
             return
         form = FORMATS.get(path.suffix, path.suffix)
         if form not in ("yaml", "jsonl"):

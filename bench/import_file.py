@@ -3,20 +3,24 @@
 Writes one synthetic dossier (`tests.synthetic`, one dossier, corrections and
 retractions included) as JSON Lines and as YAML, then runs, each in a fresh
 process on a fresh database: `timeline validate FILE` and `timeline import
-FILE`, printing events/s, seconds and peak memory (RSS) of each. Figures are
-printed, never asserted.
+FILE`, printing events/s, seconds and peak memory (RSS) of each; and, as the
+yardstick, the store's own batch append (`EventStore.append_batches`, 5,000
+events a batch, only the appends timed) of the same events, with the ratio.
+Figures are printed, never asserted.
 
 The files are written by a process of their own, event by event, and this one
 loads nothing heavy: Linux counts a child's peak memory from the parent's at
 the fork, so a large parent would hide the children's own figures.
 
     .venv/bin/python bench/import_file.py --events 200000
+    .venv/bin/python bench/import_file.py --events 2000000 --forms jsonl
     .venv/bin/python bench/import_file.py --events 200000 --pg postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -82,6 +86,25 @@ def _run(command: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def _append(url: str, path: Path) -> None:
+    """The yardstick: the file's events appended by `append_batches`, only that timed."""
+    from timeline.dossiers import files
+    from timeline.store import EventStore
+
+    store, seconds, count = EventStore.open(url), 0.0, 0
+    with files.opened(path) as found:
+        batch: list[Any] = []
+        for envelope, _ in itertools.chain(found.envelopes(), [(None, None)]):
+            if envelope is not None:
+                batch.append(envelope)
+            if len(batch) == 5_000 or (envelope is None and batch):
+                start = time.perf_counter()
+                count += len(store.append_batches({found.dossier: batch}))
+                seconds += time.perf_counter() - start
+                batch = []
+    print(json.dumps({"rate": count / seconds}))
+
+
 def _database(folder: Path, pg: str | None) -> tuple[str, Any, str | None]:
     if pg is None:
         return f"sqlite:///{folder / f'{uuid.uuid4().hex}.db'}", None, None
@@ -109,17 +132,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--pg", help="PostgreSQL URL (default: SQLite files)")
+    parser.add_argument("--forms", default="jsonl,yaml", help="file formats (jsonl,yaml)")
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # the writing process
+    parser.add_argument("--append", nargs=2, help=argparse.SUPPRESS)  # the yardstick's process
     args = parser.parse_args()
     if args.write is not None:
         _write(args.write, args.events)
+        return
+    if args.append is not None:
+        _append(args.append[0], Path(args.append[1]))
         return
     with tempfile.TemporaryDirectory(prefix="timeline-import-") as name:
         folder = Path(name)
         writer = [sys.executable, __file__, "--events", str(args.events), "--write", name]
         subprocess.run(writer, check=True)
         print(f"{args.events:,} events, backend {'PostgreSQL' if args.pg else 'SQLite'}")
-        for form in ("jsonl", "yaml"):
+        for form in args.forms.split(","):
             path = folder / f"dossier.{form}"
             size = path.stat().st_size / 2**20
             seconds, peak = _run([*TIMELINE, "validate", str(path)])
@@ -133,9 +161,24 @@ def main() -> None:
                     [*TIMELINE, "init", "--db", url], check=True, stdout=subprocess.DEVNULL
                 )
                 seconds, peak = _run([*TIMELINE, "import", "--db", url, str(path)])
+                rate = args.events / seconds
                 print(
                     f"import   {form:5} {size:6.1f} MB: {seconds:6.1f} s, "
-                    f"{args.events / seconds:8,.0f} events/s, peak {peak:,.0f} MB"
+                    f"{rate:8,.0f} events/s, peak {peak:,.0f} MB"
+                )
+            finally:
+                _drop(admin, schema)
+            url, admin, schema = _database(folder, args.pg)
+            try:
+                subprocess.run(
+                    [*TIMELINE, "init", "--db", url], check=True, stdout=subprocess.DEVNULL
+                )
+                appender = [sys.executable, __file__, "--append", url, str(path)]
+                done = subprocess.run(appender, check=True, capture_output=True, text=True)
+                store = json.loads(done.stdout)["rate"]
+                print(
+                    f"store append_batches of the same events: {store:8,.0f} events/s; "
+                    f"import / store = {rate / store:.2f}"
                 )
             finally:
                 _drop(admin, schema)

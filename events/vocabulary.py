@@ -253,6 +253,17 @@ class DeliveryReported(Event):
     note: str | None = None
 
 
+def _as_text(value: object) -> object:
+    """`value` with every whole number in it written as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list):
+        return [_as_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_text(item) for key, item in value.items()}
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class EventCorrected(Event):
     """A later, better account of an earlier event: `changes` replace its fields.
@@ -269,10 +280,17 @@ class EventCorrected(Event):
 
     @classmethod
     def of(cls, corrects: str, changes: Mapping[str, object]) -> EventCorrected:
-        """A correction from plain new values (JSON-ready), as a file gives them."""
+        """A correction from plain new values (JSON-ready), as a file gives them.
+
+        Whole numbers are kept as text, as YAML gives them to the importer, so
+        that a correction is the same event from a YAML file or a JSON one
+        (every field that takes a number takes it as text).
+        """
         try:
             encoded = tuple(
-                sorted((str(k), json.dumps(v, sort_keys=True)) for k, v in changes.items())
+                sorted(
+                    (str(k), json.dumps(_as_text(v), sort_keys=True)) for k, v in changes.items()
+                )
             )
         except (TypeError, ValueError) as err:
             raise InvalidEvent("changes", f"expected JSON values ({err})") from err

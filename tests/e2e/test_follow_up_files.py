@@ -4,13 +4,18 @@ against everything the dossier declared, and a header that changes a declaration
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from tests import edges
 from tests.e2e.test_import_errors import GOOD_EVENTS, HEADER
 from timeline.interfaces.cli import main
+from timeline.store import EventStore
 
 FOLLOW_UP = """\
 dossier: test-dossier
@@ -117,3 +122,53 @@ def test_a_new_dossier_needs_a_title(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"{path}:1, field 'title'" in err
+
+
+_SPLITS: dict[str, int] = {}
+"""Dossiers imported so far into each test database: each example adds one."""
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_a_dossier_split_into_follow_up_files_stores_what_the_whole_file_does(
+    fresh_url: str, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    """Cut at random points into a first file and follow-ups (each header left out or
+    repeating part of the first), imported one call after another, in either format:
+    the same events as the whole file imported at once. Several dossiers per database
+    reuse keys and codes."""
+    if fresh_url not in _SPLITS:
+        assert main(["init", "--db", fresh_url]) == 0
+    count = _SPLITS[fresh_url] = _SPLITS.get(fresh_url, 0) + 1
+    dossier = data.draw(edges.dossiers(f"split-{count:03d}"))
+    folder = tmp_path_factory.mktemp("split")
+    events = dossier["events"]
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(len(events) - 1, 1)), max_size=3)))
+    parts = [events[a:b] for a, b in itertools.pairwise([0, *cuts, len(events)])]
+    header = {k: v for k, v in dossier.items() if k != "events"}
+    for number, part in enumerate(parts):
+        kept = data.draw(st.sets(st.sampled_from(["title", "actors", "items", "issues"])))
+        follow = {"dossier": header["dossier"], **{k: header[k] for k in kept}}
+        part_header = header if number == 0 else {**follow, "sources": header["sources"]}
+        form = data.draw(st.sampled_from(["yaml", "jsonl"]))
+        (target := folder / f"part-{number}").mkdir()
+        path = edges.write({**part_header, "events": part}, target, form)
+        assert main(["import", "--db", fresh_url, str(path)]) == 0
+    whole = f"sqlite:///{folder / 'whole.db'}"
+    assert main(["init", "--db", whole]) == 0
+    assert main(["import", "--db", whole, str(edges.write(dossier, folder, "jsonl"))]) == 0
+    assert _content(fresh_url, header["dossier"]) == _content(whole, header["dossier"])
+
+
+def _content(url: str, dossier: str) -> list[tuple[str, str, str, str, str]]:
+    store = EventStore.open(url)
+    found = [
+        (e.key, e.type, repr(e.event), str(e.occurred), repr(e.sources))
+        for e in store.read_all(dossier=dossier)
+    ]
+    store.engine.dispose()
+    return found

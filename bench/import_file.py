@@ -20,6 +20,7 @@ the fork, so a large parent would hide the children's own figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -35,8 +36,9 @@ from urllib.parse import quote
 TIMELINE = [str(Path(sys.executable).parent / "timeline")]
 
 
-def _write(folder: Path, size: int) -> None:
-    """One synthetic dossier as `dossier.jsonl` and `dossier.yaml`, an event at a time."""
+def _write(folder: Path, size: int, forms: list[str]) -> None:
+    """One synthetic dossier as `dossier.jsonl` and `dossier.yaml` (those of `forms`), an
+    event at a time."""
     import yaml
 
     sys.path.insert(0, str(Path(__file__).parents[1]))  # the synthetic histories are test code
@@ -65,13 +67,18 @@ def _write(folder: Path, size: int) -> None:
         "items": {code: {"name": name, "category": kind} for code, name, kind in event.items},
         "issues": dict(event.issues),
     }
-    with (folder / "dossier.jsonl").open("w") as lines, (folder / "dossier.yaml").open("w") as doc:
-        lines.write(json.dumps(header) + "\n")
-        doc.write(yaml.safe_dump(header, sort_keys=False) + "events:\n")
+    with contextlib.ExitStack() as files:
+        out = {form: files.enter_context((folder / f"dossier.{form}").open("w")) for form in forms}
+        if "jsonl" in out:
+            out["jsonl"].write(json.dumps(header) + "\n")
+        if "yaml" in out:
+            out["yaml"].write(yaml.safe_dump(header, sort_keys=False) + "events:\n")
         for envelope in envelopes:
             fields = record(envelope)
-            lines.write(json.dumps(fields) + "\n")
-            doc.write(yaml.safe_dump([fields], sort_keys=False, width=2**16))
+            if "jsonl" in out:
+                out["jsonl"].write(json.dumps(fields) + "\n")
+            if "yaml" in out:
+                out["yaml"].write(yaml.safe_dump([fields], sort_keys=False, width=2**16))
 
 
 def _run(command: list[str]) -> tuple[float, float]:
@@ -137,14 +144,15 @@ def main() -> None:
     parser.add_argument("--append", nargs=2, help=argparse.SUPPRESS)  # the yardstick's process
     args = parser.parse_args()
     if args.write is not None:
-        _write(args.write, args.events)
+        _write(args.write, args.events, args.forms.split(","))
         return
     if args.append is not None:
         _append(args.append[0], Path(args.append[1]))
         return
     with tempfile.TemporaryDirectory(prefix="timeline-import-") as name:
         folder = Path(name)
-        writer = [sys.executable, __file__, "--events", str(args.events), "--write", name]
+        writer = [sys.executable, __file__, "--events", str(args.events), "--forms", args.forms]
+        writer += ["--write", name]
         subprocess.run(writer, check=True)
         print(f"{args.events:,} events, backend {'PostgreSQL' if args.pg else 'SQLite'}")
         for form in args.forms.split(","):

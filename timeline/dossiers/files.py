@@ -385,38 +385,33 @@ def _malformed(name: str, err: yaml.YAMLError) -> DossierError:
     return _fail(name, mark.line + 1 if mark else None, f"malformed YAML: {problem}")
 
 
-def _check_depth(name: str, line: int, value: object) -> None:
-    stack = [(value, 1)]
+def _check_value(name: str, line: int, value: object) -> None:
+    """Refuse text a database cannot store (lone surrogates, from `\\ud800` escapes),
+    text longer than any source quotes (`MAX_TEXT`), and nesting deeper than
+    `MAX_DEPTH`, `value` being the first level. One walk: it sees every value of
+    every event of an import."""
+    stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         found, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise _fail(name, line, f"expected at most {MAX_DEPTH} levels of nesting")
-        if isinstance(found, Mapping):
-            stack.extend((child, depth + 1) for child in found.values())
-        elif isinstance(found, list):
-            stack.extend((child, depth + 1) for child in found)
-
-
-def _check_value(name: str, line: int, value: object) -> None:
-    """Refuse text a database cannot store (lone surrogates, from `\\ud800` escapes)
-    and text longer than any source quotes (`MAX_TEXT`)."""
-    stack = [value]
-    while stack:
-        found = stack.pop()
         if isinstance(found, str):
             if len(found) > MAX_TEXT:
                 expected = f"expected text of at most {MAX_TEXT:,} characters"
                 raise _fail(name, getattr(value, "line", line), f"{expected}, got {len(found):,}")
-            try:
-                found.encode("utf-8")
-            except UnicodeEncodeError as err:
-                expected = f"expected valid Unicode text, got {found[:40]!r}"
-                raise _fail(name, getattr(value, "line", line), expected) from err
+            if not found.isascii():  # ASCII always encodes
+                try:
+                    found.encode("utf-8")
+                except UnicodeEncodeError as err:
+                    expected = f"expected valid Unicode text, got {found[:40]!r}"
+                    raise _fail(name, getattr(value, "line", line), expected) from err
         elif isinstance(found, Mapping):
-            stack.extend(found.keys())
-            stack.extend(found.values())
+            below = depth + 1
+            stack.extend((key, below) for key in found)
+            stack.extend((child, below) for child in found.values())
         elif isinstance(found, list):
-            stack.extend(found)
+            below = depth + 1
+            stack.extend((child, below) for child in found)
 
 
 def _parse_jsonl(
@@ -458,7 +453,6 @@ def _object(name: str, number: int, line: str) -> dict[str, Any]:
         raise _fail(name, number, expected) from err
     if not isinstance(value, dict):
         raise _fail(name, number, "expected one JSON object per line")
-    _check_depth(name, number, value)
     _check_value(name, number, value)
     return value
 

@@ -345,17 +345,15 @@ class _YAMLEvents:
             raise _fail(self.name, _line(event), expected)
 
     def _event(self) -> yaml.Event:
-        try:
-            event = self.loader.get_event()
-        except yaml.YAMLError as err:
-            raise _malformed(self.name, err) from err
-        if event is None:
-            raise _fail(self.name, None, "malformed YAML: the file ends early")
-        return event
+        return self._parsed(self.loader.get_event)
 
     def _peek(self) -> yaml.Event:
+        return self._parsed(self.loader.peek_event)
+
+    def _parsed(self, parse: Callable[[], yaml.Event | None]) -> yaml.Event:
+        """The parse event `parse` gives; libyaml's complaints as one `DossierError`."""
         try:
-            event = self.loader.peek_event()
+            event = parse()
         except yaml.YAMLError as err:
             raise _malformed(self.name, err) from err
         if event is None:

@@ -36,6 +36,15 @@ assert 10**_DIGITS == MAXIMUM, "the pattern below is for a power of ten"
 _NUMBER = rf"0*([0-9]{{1,{_DIGITS}}}|{MAXIMUM})"
 """A whole number up to `MAXIMUM`, as text (YAML numbers reach the importer as text)."""
 
+_CITATION = {
+    "publisher": {"$ref": "#/$defs/text"},
+    "published": {"$ref": "#/$defs/day"},
+    "quote": {"$ref": "#/$defs/text"},
+    "title": {"$ref": "#/$defs/text"},
+    "url": {"$ref": "#/$defs/text"},
+}
+"""The fields of a source, in an event's citation or in the header."""
+
 DEFS: dict[str, Any] = {
     "text": {
         "description": "Text, as written in the source (numbers are read as text).",
@@ -72,27 +81,14 @@ DEFS: dict[str, Any] = {
     "source": {
         "description": "A citation, complete or citing a header source by name.",
         "type": "object",
-        "properties": {
-            "cite": {"$ref": "#/$defs/code"},
-            "publisher": {"$ref": "#/$defs/text"},
-            "published": {"$ref": "#/$defs/day"},
-            "quote": {"$ref": "#/$defs/text"},
-            "title": {"$ref": "#/$defs/text"},
-            "url": {"$ref": "#/$defs/text"},
-        },
+        "properties": {"cite": {"$ref": "#/$defs/code"}, **_CITATION},
         "anyOf": [{"required": ["cite"]}, {"required": ["publisher", "published", "quote"]}],
         "additionalProperties": False,
     },
     "cited": {
         "description": "A header source: what its events' citations share.",
         "type": "object",
-        "properties": {
-            "publisher": {"$ref": "#/$defs/text"},
-            "published": {"$ref": "#/$defs/day"},
-            "quote": {"$ref": "#/$defs/text"},
-            "title": {"$ref": "#/$defs/text"},
-            "url": {"$ref": "#/$defs/text"},
-        },
+        "properties": _CITATION,
         "required": ["publisher", "published"],
         "additionalProperties": False,
     },

@@ -158,6 +158,21 @@ def dossiers(draw: st.DrawFn, name: str) -> dict[str, Any]:
     return header | {"events": events}
 
 
+_EXAMPLES: dict[str, int] = {}
+"""Examples run so far against each test database."""
+
+
+def example(url: str) -> int:
+    """This example's number in the database at `url` (1 for the first, which makes the
+    schema), so that each example imports a dossier of its own beside the earlier ones."""
+    from timeline.interfaces.cli import main
+
+    if url not in _EXAMPLES:
+        assert main(["init", "--db", url]) == 0
+    _EXAMPLES[url] = _EXAMPLES.get(url, 0) + 1
+    return _EXAMPLES[url]
+
+
 def write(dossier: dict[str, Any], folder: Path, form: str) -> Path:
     """The dossier as a file of `form` ("yaml" or "jsonl") in `folder`."""
     if form == "yaml":

@@ -124,10 +124,6 @@ def test_a_new_dossier_needs_a_title(
     assert f"{path}:1, field 'title'" in err
 
 
-_SPLITS: dict[str, int] = {}
-"""Dossiers imported so far into each test database: each example adds one."""
-
-
 @settings(
     max_examples=12,
     deadline=None,
@@ -141,9 +137,7 @@ def test_a_dossier_split_into_follow_up_files_stores_what_the_whole_file_does(
     repeating part of the first), imported one call after another, in either format:
     the same events as the whole file imported at once. Several dossiers per database
     reuse keys and codes."""
-    if fresh_url not in _SPLITS:
-        assert main(["init", "--db", fresh_url]) == 0
-    count = _SPLITS[fresh_url] = _SPLITS.get(fresh_url, 0) + 1
+    count = edges.example(fresh_url)
     dossier = data.draw(edges.dossiers(f"split-{count:03d}"))
     folder = tmp_path_factory.mktemp("split")
     events = dossier["events"]

@@ -117,7 +117,6 @@ class DossierFile:
     lines: Mapping[str, int] = attrs.field(factory=dict)
     fields: Mapping[str, Mapping[str, int]] = attrs.field(factory=dict)
     """The line of each field of each event, by key (YAML only)."""
-    context: _Context | None = attrs.field(default=None, eq=False)
 
     def line_of(self, key: str, field: str | None = None) -> int | None:
         """The line of event `key`, or of its `field` where known."""
@@ -823,7 +822,6 @@ def _read(found: Opened, findings: Findings | None) -> DossierFile:
         envelopes=tuple(envelopes),
         lines=seen,
         fields=fields,
-        context=found.context,
     )
 
 

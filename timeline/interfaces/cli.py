@@ -462,6 +462,81 @@ def history(
         _console().print(render.history_table(document))
 
 
+def _exported_sections() -> list[str]:
+    return [*_sections(), "log"]
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--format",
+    "form",
+    required=True,
+    type=click.Choice(["csv", "timelinejs", "plover"]),
+    help="csv: a table per section; timelinejs: TimelineJS 3 JSON; plover: PLOVER JSON Lines.",
+)
+@click.option("--as-of", type=WHEN, help="Valid time: the state then, the facts up to then.")
+@click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
+@click.option("--dossier", help="Only this dossier.")
+@click.option(
+    "--section",
+    type=Names(_exported_sections),
+    help="With csv: the state section to write, or log.  [default: positions]",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (whole or not at all) instead of standard output.",
+)
+def export(
+    db: str,
+    form: str,
+    as_of: str | None,
+    known_at: str | None,
+    dossier: str | None,
+    section: str | None,
+    out: Path | None,
+) -> None:
+    """Write the state or the log in a format other tools read (see docs/exports.md).
+
+    Example: timeline export --format csv --section pledges --as-of 2023-01-26 --out pledges.csv
+    """
+    from timeline.exports.documents import export as write
+
+    if section is not None and form != "csv":
+        raise click.UsageError("--section is for --format csv; the other formats hold the log")
+    timeline = _timeline(db)
+    arguments: dict[str, Any] = {"as_of": as_of, "known_at": known_at, "dossier": dossier}
+    if out is None:
+        written = write(timeline, form, sys.stdout, section=section or "positions", **arguments)
+    else:
+        try:
+            with _replacing(out) as stream:
+                written = write(timeline, form, stream, section=section or "positions", **arguments)
+        except OSError as err:
+            raise click.FileError(str(out), err.strerror or str(err)) from None
+        click.echo(f"{written.count} {written.unit} written to {out}", err=True)
+    if written.left_out:
+        left_out = f"{written.left_out} fact(s) have no PLOVER category and were left out"
+        click.echo(left_out, err=True)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Any]:
+    """A text stream whose content replaces `path` only once all of it is written."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as stream:
+        try:
+            yield stream
+        except BaseException:
+            stream.close()
+            os.unlink(stream.name)
+            raise
+    os.chmod(stream.name, 0o644)  # as `open` would make it, not private like a temporary
+    os.replace(stream.name, path)
+
+
 @cli.command()
 @db_option
 @click.option("--rebuild", is_flag=True, help="Empty the read models and rebuild from position 0.")

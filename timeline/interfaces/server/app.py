@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Iterable
-from importlib import metadata
+from importlib import metadata, resources
 from typing import Any
 
 import anyio.to_thread
@@ -24,6 +24,8 @@ import attrs
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from timeline.engine import Timeline
 from timeline.interfaces.server import problems, routes
@@ -139,6 +141,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.service = Service(settings=settings, timeline=timeline, feed=feed)
     problems.install(app)
     app.include_router(routes.router)
+    page = resources.files("timeline.interfaces.server") / "page"
+    app.mount("/page", StaticFiles(directory=str(page)), name="page")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        """The timeline page (`page/`): the dossier drawn from this API."""
+        return FileResponse(str(page / "index.html"))
+
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

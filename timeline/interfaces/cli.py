@@ -462,6 +462,49 @@ def history(
         _console().print(render.history_table(document))
 
 
+@cli.command()
+@db_option
+@click.option("--dossier", help="The dossier to draw (may be left out when there is one).")
+@click.option("--issue", help="Only the positions on this issue.")
+@click.option("--known-at", type=WHEN, help="As the store knew it then (transaction time).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The picture to write: FILE.svg, or FILE.png (needs the png extra).",
+)
+def chart(db: str, dossier: str | None, issue: str | None, known_at: str | None, out: Path) -> None:
+    """Draw the page's stance lanes and pledged totals as a picture, without a server.
+
+    Example: timeline chart --dossier ukraine-mbt-2023 --out tanks.svg
+    """
+    from timeline.interfaces import chart as drawing
+
+    if out.suffix.lower() not in (".svg", ".png"):
+        raise click.BadParameter("expected a file name ending in .svg or .png", param_hint="--out")
+    timeline = _timeline(db)
+    if dossier is None:
+        held = [summary.dossier for summary in timeline.dossiers()]
+        if len(held) != 1:
+            raise click.UsageError(f"--dossier: name one of {', '.join(held) or 'none yet'}")
+        dossier = held[0]
+    timeline.where(dossier=dossier, issue=issue)
+    svg = drawing.chart(timeline, dossier, issue=issue, known_at=known_at)
+    picture: str | bytes = svg
+    if out.suffix.lower() == ".png":
+        try:
+            picture = drawing.png(svg)
+        except drawing.NoRasteriser as err:
+            advice = "pip install 'diplomatic-timeline[png]', or write .svg"
+            raise click.ClickException(f"PNG needs CairoSVG and Cairo ({advice}): {err}") from None
+    try:
+        with _replacing(out, binary=isinstance(picture, bytes)) as stream:
+            stream.write(picture)
+    except OSError as err:
+        raise click.FileError(str(out), err.strerror or str(err)) from None
+    click.echo(f"drew {dossier} to {out}", err=True)
+
+
 def _exported_sections() -> list[str]:
     return [*_sections(), "log"]
 
@@ -522,10 +565,12 @@ def export(
 
 
 @contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[Any]:
-    """A text stream whose content replaces `path` only once all of it is written."""
+def _replacing(path: Path, binary: bool = False) -> Iterator[Any]:
+    """A stream (text, or bytes if `binary`) whose content replaces `path` only once all
+    of it is written."""
+    text: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": ""}
     with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.", delete=False
+        "wb" if binary else "w", dir=path.parent, prefix=f".{path.name}.", delete=False, **text
     ) as stream:
         try:
             yield stream

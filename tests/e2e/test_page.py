@@ -150,6 +150,12 @@ def test_the_url_holds_the_view_and_the_keyboard_alone_drives_it(
     again.goto(page.url)
     _settled(again)
     assert _position(again, "DEU")["Stance"] == "committed"
+    again.goto(f"{server.url}/?dossier={DOSSIER}&issue=mbt-for-ukraine&actor=DEU&as_of=2023-01-20")
+    _settled(again)
+    assert again.locator("#issue").input_value() == "mbt-for-ukraine"
+    assert "issue=mbt-for-ukraine" in again.url
+    actors = again.locator("#positions tbody tr td:first-child").all_inner_texts()
+    assert actors == ["DEU"]
     again.close()
 
 

@@ -20,6 +20,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 900;
 const LABEL = 230;
 const LANE = 28;
+const MOST_LANES = 60; // beyond this, the actor filter narrows the lanes
+const MOST_FACTS = 2000;
 
 const $ = (id) => document.getElementById(id);
 let names = {};
@@ -36,17 +38,27 @@ function element(tag, attributes = {}, text = null, namespace = null) {
 const svg = (tag, attributes = {}, text = null) => element(tag, attributes, text, SVG);
 const name = (code) => names[code] || code;
 
+// What does not move with the as-of date (histories, the facts, the names) is read once
+// per page load: moving the date asks only for the state and the changes.
+const kept = new Map();
+
 async function get(path, query) {
   const shown = Object.entries(query).filter(([, value]) => value);
-  const response = await fetch(`${path}?${new URLSearchParams(shown)}`);
+  const url = `${path}?${new URLSearchParams(shown)}`;
+  const lasting = !path.startsWith("/api/state") || query.as_of === LAST_DAY;
+  if (lasting && kept.has(url)) return kept.get(url);
+  const response = await fetch(url);
   const body = await response.json();
   if (!response.ok) throw new Error(body.detail || body.title || response.statusText);
+  if (lasting && !path.startsWith("/api/diff")) kept.set(url, body);
   return body;
 }
 
 function chosen() {
   return {
     dossier: $("dossier").value,
+    issue: $("issue").value,
+    actor: $("actor").value.trim(),
     as_of: $("as-of").value.trim(),
     known_at: $("known-at").value.trim(),
     from: $("from").value.trim(),
@@ -152,8 +164,13 @@ function lane(group, axis, row, versions, pressed, withIssue) {
 async function drawLanes(choice, axis, asOf) {
   const everything = await get("/api/state", {
     as_of: LAST_DAY, dossier: choice.dossier, known_at: choice.known_at, section: "positions",
+    issue: choice.issue, actor: choice.actor,
   });
-  const histories = await Promise.all(everything.positions.map((position) => get(
+  const drawn = everything.positions.slice(0, MOST_LANES);
+  $("lanes-note").textContent = drawn.length < everything.positions.length
+    ? `The first ${drawn.length} of ${everything.positions.length} lanes: choose an actor for others.`
+    : "";
+  const histories = await Promise.all(drawn.map((position) => get(
     `/api/history/positions/${encodeURIComponent(position.actor)}/${encodeURIComponent(position.issue)}`,
     { dossier: choice.dossier, known_at: choice.known_at },
   )));
@@ -240,6 +257,14 @@ function rows(table, items, cells) {
   }));
 }
 
+// A quantity as the JSON contract writes it: 14, "10-14" or "<15".
+function bounds(quantity) {
+  if (typeof quantity === "number") return [quantity, quantity];
+  if (quantity.startsWith("<")) return [0, Number(quantity.slice(1)) - 1];
+  const [low, high] = quantity.split("-").map(Number);
+  return [low, high];
+}
+
 function range(low, high) {
   return low === high ? String(low) : `${low}–${high}`;
 }
@@ -247,6 +272,7 @@ function range(low, high) {
 async function drawState(choice) {
   const state = await get("/api/state", {
     as_of: choice.as_of, dossier: choice.dossier, known_at: choice.known_at,
+    issue: choice.issue, actor: choice.actor,
   });
   $("as-of-label").textContent = choice.as_of || "now";
   rows("positions", state.positions, (p) => [
@@ -254,8 +280,15 @@ async function drawState(choice) {
     p.condition ? describe(p).slice(p.stance.length + 2) : "",
     p.pressed_by.map(name).join(", "),
   ]);
+  const delivered = {};
+  for (const pledge of state.pledges) {
+    if (pledge.delivered === null) continue;
+    const [low, high] = bounds(pledge.delivered);
+    const sum = delivered[pledge.category] || [0, 0];
+    delivered[pledge.category] = [sum[0] + low, sum[1] + high];
+  }
   rows("totals", state.totals, (t) => [t.category, range(t.low, t.high), String(t.pledges),
-    String(t.unknown)]);
+    String(t.unknown), delivered[t.category] ? range(...delivered[t.category]) : "0"]);
   rows("requests", state.requests, (r) => [name(r.requester), name(r.addressee),
     `${r.ask}${r.item ? ` ${name(r.item)}` : ""}`, r.status, r.decided || ""]);
   return Date.parse(state.as_of);
@@ -290,6 +323,7 @@ async function drawChanges(choice) {
   }
   const found = await get("/api/diff", {
     from: choice.from, to: choice.to, dossier: choice.dossier, known_at: choice.known_at,
+    issue: choice.issue, actor: choice.actor,
   });
   $("changes-label").textContent = `from ${choice.from} to ${choice.to}`;
   $("changes").replaceChildren(...found.changes.map(change));
@@ -306,11 +340,12 @@ async function readFacts(choice) {
   let cursor = null;
   do {
     const page = await get("/api/log", {
-      dossier: choice.dossier, known_at: choice.known_at, limit: 1000, cursor,
+      dossier: choice.dossier, actor: choice.actor, known_at: choice.known_at, limit: 1000, cursor,
     });
     found.push(...page.events);
     cursor = page.next;
-  } while (cursor && found.length < 5000);
+  } while (cursor && found.length < MOST_FACTS);
+  $("facts-note").textContent = cursor ? `The first ${found.length} facts: choose an actor for others.` : "";
   return found;
 }
 
@@ -379,13 +414,19 @@ function slider(axis, asOf) {
 
 async function show() {
   const choice = chosen();
-  remember(choice);
   $("status").textContent = "Loading…";
   try {
     const dossier = await get(`/api/dossiers/${encodeURIComponent(choice.dossier)}`, {});
     names = Object.fromEntries([...dossier.actors, ...dossier.items, ...dossier.issues]
       .map((declared) => [declared.code, declared.name]));
     $("title").textContent = dossier.title || dossier.dossier;
+    const issue = $("issue");
+    const wanted = issue.value || issue.dataset.given || "";
+    issue.replaceChildren(element("option", { value: "" }, "every issue"),
+      ...dossier.issues.map((declared) => element("option", { value: declared.code }, declared.name)));
+    issue.value = dossier.issues.some((declared) => declared.code === wanted) ? wanted : "";
+    choice.issue = issue.value;
+    remember(choice);
     facts = await readFacts(choice);
     const asOf = await drawState(choice);
     const starts = facts.map((fact) => Date.parse(fact.occurred_start));
@@ -410,6 +451,8 @@ async function start() {
     "option", { value: found.dossier }, found.title || found.dossier,
   )));
   if (given.get("dossier")) $("dossier").value = given.get("dossier");
+  $("issue").dataset.given = given.get("issue") || "";
+  $("actor").value = given.get("actor") || "";
   $("as-of").value = given.get("as_of") || "";
   $("known-at").value = given.get("known_at") || "";
   $("from").value = given.get("from") || "";
@@ -418,7 +461,11 @@ async function start() {
     event.preventDefault();
     show();
   });
-  $("dossier").addEventListener("change", show);
+  $("dossier").addEventListener("change", () => {
+    $("issue").value = "";
+    show();
+  });
+  $("issue").addEventListener("change", show);
   $("as-of-slider").addEventListener("change", () => {
     if (!shownAxis) return;
     $("as-of").value = day(shownAxis.first + Number($("as-of-slider").value) * DAY);

@@ -25,7 +25,6 @@ from events import DossierDeclared, Envelope
 from timeline.dossiers import files
 from timeline.errors import DossierError, DuplicateEvent
 from timeline.store.event_store import Appending
-from timeline.store.memory import collector_paused
 
 log = logging.getLogger("timeline.import")
 
@@ -186,11 +185,5 @@ def _located(
 def _batched(
     pairs: Iterator[tuple[Envelope, files.Record]], size: int
 ) -> Iterator[list[tuple[Envelope, files.Record]]]:
-    """Batches of `size`, each decoded with the cycle collector paused: a batch is
-    thousands of small acyclic objects that all stay alive (see `store.memory`)."""
-    while True:
-        with collector_paused():
-            chunk = list(itertools.islice(pairs, size))
-        if not chunk:
-            return
+    while chunk := list(itertools.islice(pairs, size)):
         yield chunk

@@ -320,13 +320,7 @@ def source_from_dict(data: Mapping[str, Any]) -> Source:
         isinstance(v, str) and v.strip() and "\x00" not in v for v in data.values()
     ):
         with contextlib.suppress(ValueError):  # not a day: cattrs' message
-            return Source(
-                publisher=data["publisher"],
-                published=_stored_date(data["published"]),
-                quote=data["quote"],
-                title=data.get("title"),
-                url=data.get("url"),
-            )
+            return stored_source(data)
     try:
         return converter.structure(dict(data), Source)
     except Exception as exc:

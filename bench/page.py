@@ -62,11 +62,6 @@ def _view(page: Page, url: str | None = None) -> tuple[float, list[dict[str, Any
     return took, page.evaluate(_TIMINGS)
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="sqlite:////tmp/bench-1m.db", help="database URL")
@@ -111,9 +106,9 @@ def main() -> None:
     for endpoint, found in sorted(calls.items()):
         sent, whole = [s for s, _ in found], [w for _, w in found]
         print(
-            f"| {endpoint} | {len(found)} | {_percentile(sent, 0.5):.0f} / "
-            f"{_percentile(sent, 0.99):.0f} | {_percentile(whole, 0.5):.0f} / "
-            f"{_percentile(whole, 0.99):.0f} |"
+            f"| {endpoint} | {len(found)} | {serve.percentile(sent, 0.5):.0f} / "
+            f"{serve.percentile(sent, 0.99):.0f} | {serve.percentile(whole, 0.5):.0f} / "
+            f"{serve.percentile(whole, 0.99):.0f} |"
         )
 
 

@@ -15,9 +15,9 @@ import attrs
 from projections.export import item_to_json
 from timeline.engine import Timeline
 from timeline.exports import plover, tables, timelinejs
+from timeline.exports.headlines import namer
 from timeline.interfaces.render import entry_to_json
 
-FORMATS = ("csv", "timelinejs", "plover")
 LOG = "log"
 """The CSV `section` that is the log rather than a state section."""
 
@@ -53,7 +53,7 @@ def export(
     chosen = [dossier] if dossier is not None else [s.dossier for s in timeline.dossiers()]
     found = {name: timeline.dossier(name) for name in chosen}
     names = {
-        name: {d.code: d.name for d in (*f.actors, *f.items, *f.issues)}
+        name: namer({d.code: d.name for d in (*f.actors, *f.items, *f.issues)})
         for name, f in found.items()
     }
     if form == "timelinejs":

@@ -40,6 +40,10 @@ def namer(declared: Mapping[str, str]) -> Names:
     return lambda code: declared.get(code) or _state(code) or code
 
 
+STATES = namer({})
+"""Names where a dossier declares none: states by their ISO names, other codes as written."""
+
+
 @functools.cache
 def _state(code: str) -> str | None:
     country = pycountry.countries.get(alpha_3=code) if len(code) == 3 else None

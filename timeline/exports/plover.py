@@ -38,11 +38,10 @@ from events.vocabulary import (
     StatementIssued,
     ThreatIssued,
 )
-from timeline.exports.headlines import Names, headline, namer, story
+from timeline.exports.headlines import STATES, Names, headline, story
 from timeline.log import Entry
 
 JSON = dict[str, Any]
-CODEBOOK = "PLOVER draft 0.8; CAMEO 1.1b3 by the 2021 crosswalk"
 
 
 def _parties(
@@ -119,7 +118,8 @@ class Records:
     """The records of a feed, and how many facts PLOVER has no category for."""
 
     entries: Iterable[Entry]
-    names: Mapping[str, Mapping[str, str]]
+    names: Mapping[str, Names]
+    """Each dossier's names (`headlines.namer`)."""
     uncoded: int = 0
 
     def __iter__(self) -> Iterator[JSON]:
@@ -129,7 +129,7 @@ class Records:
             filed = requesters.setdefault(envelope.dossier, {})
             if isinstance(envelope.event, RequestFiled):
                 filed[envelope.key] = envelope.event.requester
-            found = record(envelope, namer(self.names.get(envelope.dossier, {})), filed)
+            found = record(envelope, self.names.get(envelope.dossier, STATES), filed)
             if found is None:
                 self.uncoded += 1
             else:

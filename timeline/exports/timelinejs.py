@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from events import Envelope, Occurred, Precision, Source
-from timeline.exports.headlines import Names, headline, namer, story
+from timeline.exports.headlines import STATES, Names, headline, story
 from timeline.log import Entry
 
 JSON = dict[str, Any]
@@ -106,14 +106,14 @@ def slide(entry: Entry, name: Names) -> JSON:
 def timeline(
     entries: Iterable[Entry],
     titles: Mapping[str, str | None],
-    names: Mapping[str, Mapping[str, str]],
+    names: Mapping[str, Names],
 ) -> JSON:
     """The TimelineJS document of `entries`: a title slide naming the dossiers, then the facts.
 
-    `titles` holds each dossier's title, `names` each dossier's declared
-    names by code.
+    `titles` holds each dossier's title, `names` each dossier's names
+    (`headlines.namer`).
     """
-    events = [slide(e, namer(names.get(e.envelope.dossier, {}))) for e in entries]
+    events = [slide(e, names.get(e.envelope.dossier, STATES)) for e in entries]
     headings = [title or dossier for dossier, title in titles.items()]
     title = {
         "text": {

@@ -488,7 +488,6 @@ def chart(db: str, dossier: str | None, issue: str | None, known_at: str | None,
         if len(held) != 1:
             raise click.UsageError(f"--dossier: name one of {', '.join(held) or 'none yet'}")
         dossier = held[0]
-    timeline.where(dossier=dossier, issue=issue)
     svg = drawing.chart(timeline, dossier, issue=issue, known_at=known_at)
     picture: str | bytes = svg
     if out.suffix.lower() == ".png":
@@ -549,13 +548,15 @@ def export(
     if section is not None and form != "csv":
         raise click.UsageError("--section is for --format csv; the other formats hold the log")
     timeline = _timeline(db)
-    arguments: dict[str, Any] = {"as_of": as_of, "known_at": known_at, "dossier": dossier}
+    arguments: dict[str, Any] = {
+        "as_of": as_of, "known_at": known_at, "dossier": dossier, "section": section or "positions"
+    }  # fmt: skip
     if out is None:
-        written = write(timeline, form, sys.stdout, section=section or "positions", **arguments)
+        written = write(timeline, form, sys.stdout, **arguments)
     else:
         try:
             with _replacing(out) as stream:
-                written = write(timeline, form, stream, section=section or "positions", **arguments)
+                written = write(timeline, form, stream, **arguments)
         except OSError as err:
             raise click.FileError(str(out), err.strerror or str(err)) from None
         click.echo(f"{written.count} {written.unit} written to {out}", err=True)

@@ -11,6 +11,7 @@ the same answers incrementally as by a rebuild.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import attrs
 import sqlalchemy as sa
@@ -18,12 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from events import DossierDeclared, Envelope, Occurred, PositionStated, Stance
+from events import DossierDeclared, Envelope, Occurred, PositionStated, Source, Stance
 from projections import SECTIONS, Filter, History, diff, project
 from tests import synthetic
 from tests.strategies import ACTORS, DOSSIERS, ISSUES, archives, as_of_points, known_at_points
 from tests.tables import visible_rows
 from timeline.engine import Timeline
+from timeline.readmodels import catalogue
 from timeline.readmodels.projector import Projector, checkpoint, settled
 from timeline.readmodels.reader import Reader
 from timeline.readmodels.tables import VERSIONS, metadata
@@ -87,10 +89,15 @@ def _append(store: EventStore, batch: list[Envelope]) -> None:
     store.append_batches(by_dossier)
 
 
-def _stored(engine: Engine, data: st.DataObject) -> tuple[EventStore, Projector]:
-    """A drawn history appended in drawn batches, the projector catching up now and then."""
+def _stored(
+    engine: Engine, data: st.DataObject, cited: st.SearchStrategy[tuple[Source, ...]] | None = None
+) -> tuple[EventStore, Projector]:
+    """A drawn history appended in drawn batches, the projector catching up now and then
+    (each event citing `cited` sources, when given)."""
     _empty(engine)
     history = data.draw(archives(max_size=15))
+    if cited is not None:
+        history = [attrs.evolve(e, sources=data.draw(cited)) for e in history]
     batches = data.draw(split(history))
     store = EventStore(engine, clock=_Clock([b[-1].recorded for b in batches if b[-1].recorded]))
     projector = Projector(store, page_size=data.draw(st.integers(1, 8)))
@@ -164,6 +171,37 @@ def test_catching_up_equals_a_rebuild(engine: Engine, data: st.DataObject) -> No
     Projector(store, page_size=data.draw(st.integers(1, 50))).rebuild()
     assert visible_rows(engine) == before
     assert Projector(store).catch_up() == 0
+
+
+_SOURCES = st.builds(
+    Source,
+    # Publishers beyond what a PostgreSQL index entry holds (2,704 bytes) among them.
+    publisher=st.sampled_from(["Reuters", "CNN", "reuters", "Le Monde", "é" * 3_000]),
+    published=st.just(dt.date(2023, 1, 25)),
+    quote=st.just("as quoted"),
+)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_the_catalogue_counts_what_the_store_holds(engine: Engine, data: st.DataObject) -> None:
+    """The counts the projector keeps page by page (events by type, first and last
+    recorded, sources by publisher) equal those counted over the events themselves."""
+    store, _ = _stored(engine, data, st.lists(_SOURCES, max_size=3).map(tuple))
+    events = list(store.read_all())
+    for name in sorted({e.dossier for e in events}):
+        held = [e for e in events if e.dossier == name]
+        found = catalogue.dossier(store, name)
+        assert found is not None
+        summary = found.summary
+        assert (summary.events, summary.first_recorded, summary.last_recorded) == (
+            len(held),
+            min(e.recorded for e in held if e.recorded),
+            max(e.recorded for e in held if e.recorded),
+        )
+        assert dict(found.types) == Counter(e.type for e in held)
+        assert dict(found.sources) == Counter(s.publisher for e in held for s in e.sources)
+    assert [s.dossier for s in catalogue.summaries(store)] == sorted({e.dossier for e in events})
 
 
 def _stated(key: str, actor: str, day: str, dossier: str = "d") -> Envelope:

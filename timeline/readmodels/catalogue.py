@@ -1,7 +1,9 @@
 """What each dossier holds: its title, declared names, sources cited and event counts.
 
-For listings (the HTTP API's `/api/dossiers`): every figure is one indexed
-or aggregate query, never a read of the dossier's events. Declared names
+For listings (the HTTP API's `/api/dossiers`): every figure is read from a
+small table, never from the dossier's events. The projector adds each page
+it applies to the counts (`tally`, in the page's transaction), so they are
+those of the events up to its checkpoint, as the state is. Declared names
 come from the `declared_*` tables, where of two declarations of one code
 the later (by valid start, then key) holds; the title from the standing
 declaration that came last.
@@ -10,16 +12,18 @@ declaration that came last.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from events import DossierDeclared
-from timeline.readmodels.tables import DECLARED
-from timeline.store import EventStore
-from timeline.store.schema import events
+from events import DossierDeclared, Envelope
+from timeline.readmodels.tables import DECLARED, dossier_publishers, dossier_types
+from timeline.store import EventStore, rows
 
 
 @attrs.frozen(kw_only=True)
@@ -57,26 +61,26 @@ class Dossier:
 
 def summaries(store: EventStore, dossier: str | None = None) -> list[Summary]:
     """Every dossier (or the one named), by name."""
-    e = events
+    t = dossier_types
     query = sa.select(
-        e.c.dossier,
-        sa.func.count(),
-        sa.func.min(e.c.recorded),
-        sa.func.max(e.c.recorded),
-    ).group_by(e.c.dossier)
+        t.c.dossier,
+        sa.func.sum(t.c.events),
+        sa.func.min(t.c.first_recorded),
+        sa.func.max(t.c.last_recorded),
+    ).group_by(t.c.dossier)
     if dossier is not None:
-        query = query.where(e.c.dossier == dossier)
+        query = query.where(t.c.dossier == dossier)
     with store.engine.connect() as conn:
-        found = conn.execute(query.order_by(e.c.dossier)).all()
+        found = conn.execute(query.order_by(t.c.dossier)).all()
         declarations = _last_declarations(conn, [name for name, *_ in found])
     titles = _titles(store, declarations)
     return [
         Summary(
             dossier=name,
             title=titles.get(name),
-            events=count,
-            first_recorded=first,
-            last_recorded=last,
+            events=int(count),
+            first_recorded=rows.aware(first),
+            last_recorded=rows.aware(last),
         )
         for name, count, first, last in found
     ]
@@ -89,20 +93,22 @@ def dossier(store: EventStore, name: str) -> Dossier | None:
         return None
     with store.engine.connect() as conn:
         names = {kind: _declared(conn, table, name) for kind, table in DECLARED.items()}
+        t, p = dossier_types.c, dossier_publishers.c
         types = conn.execute(
-            sa.select(events.c.type, sa.func.count())
-            .where(events.c.dossier == name)
-            .group_by(events.c.type)
-            .order_by(sa.func.count().desc(), events.c.type)
+            sa.select(t.type, t.events).where(t.dossier == name).order_by(t.events.desc(), t.type)
         ).all()
-        sources = _publishers(conn, name)
+        sources = conn.execute(
+            sa.select(p.publisher, p.sources)
+            .where(p.dossier == name)
+            .order_by(p.sources.desc(), p.publisher)
+        ).all()
     return Dossier(
         summary=found[0],
         actors=names["actors"],
         items=names["items"],
         issues=names["issues"],
-        sources=sources,
-        types=tuple((kind, count) for kind, count in types),
+        sources=tuple((str(publisher), int(count)) for publisher, count in sources),
+        types=tuple((kind, int(count)) for kind, count in types),
     )
 
 
@@ -143,19 +149,64 @@ def _titles(store: EventStore, declarations: list[int]) -> dict[str, str]:
     return found
 
 
-def _publishers(conn: Connection, dossier: str) -> tuple[tuple[str, int], ...]:
-    """Each publisher the dossier's sources name, with how many sources do."""
+def tally(conn: Connection, page: Sequence[Envelope]) -> None:
+    """Add a page of events (in position order) to the counts, on its transaction.
+
+    The projector reads its pages without their sources, so the publishers
+    are counted here by the database, from the page's range of positions.
+    """
+    if not page:
+        return
+    kinds: Counter[tuple[str, str]] = Counter((e.dossier, e.type) for e in page)
+    times: dict[tuple[str, str], list[dt.datetime]] = {}
+    for e in page:
+        assert e.recorded is not None  # stored events have one
+        seen = times.setdefault((e.dossier, e.type), [e.recorded, e.recorded])
+        seen[1] = e.recorded  # recorded times never decrease with position
+    t = dossier_types.c
+    for (name, kind), count in kinds.items():
+        first, last = times[(name, kind)]
+        added = conn.execute(
+            dossier_types.update()
+            .where(t.dossier == name, t.type == kind)
+            .values(events=t.events + count, last_recorded=last)
+        )
+        if not added.rowcount:
+            conn.execute(
+                dossier_types.insert().values(
+                    dossier=name, type=kind, events=count, first_recorded=first, last_recorded=last
+                )
+            )
+    after, through = (page[0].position or 1) - 1, page[-1].position or 0
+    p = dossier_publishers.c
+    for name, publisher, count in _publishers(conn, after, through):
+        digest = hashlib.sha256(publisher.encode()).hexdigest()
+        added = conn.execute(
+            dossier_publishers.update()
+            .where(p.dossier == name, p.digest == digest)
+            .values(sources=p.sources + count)
+        )
+        if not added.rowcount:
+            conn.execute(
+                dossier_publishers.insert().values(
+                    dossier=name, digest=digest, publisher=publisher, sources=count
+                )
+            )
+
+
+def _publishers(conn: Connection, after: int, through: int) -> list[tuple[str, str, int]]:
+    """(dossier, publisher, sources naming it) of the events after `after` through `through`."""
     if conn.dialect.name == "postgresql":
         statement = (
-            "SELECT s->>'publisher' AS publisher, count(*) AS n "
+            "SELECT e.dossier, s->>'publisher', count(*) "
             "FROM events e, jsonb_array_elements(e.sources) AS s "
-            "WHERE e.dossier = :dossier GROUP BY 1 ORDER BY 2 DESC, 1"
+            "WHERE e.position > :after AND e.position <= :through GROUP BY 1, 2"
         )
     else:
         statement = (
-            "SELECT json_extract(s.value, '$.publisher') AS publisher, count(*) AS n "
+            "SELECT e.dossier, json_extract(s.value, '$.publisher'), count(*) "
             "FROM events e, json_each(e.sources) AS s "
-            "WHERE e.dossier = :dossier GROUP BY 1 ORDER BY 2 DESC, 1"
+            "WHERE e.position > :after AND e.position <= :through GROUP BY 1, 2"
         )
-    rows = conn.execute(sa.text(statement), {"dossier": dossier})
-    return tuple((str(publisher), int(count)) for publisher, count in rows)
+    found = conn.execute(sa.text(statement), {"after": after, "through": through})
+    return [(str(name), str(publisher), int(count)) for name, publisher, count in found]

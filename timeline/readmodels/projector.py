@@ -54,13 +54,15 @@ from projections.pledges import Pledge
 from projections.positions import Pledged
 from projections.record import FIXES, UNCATEGORISED, fold_order
 from projections.refs import Ref, uuid_int
-from timeline.readmodels import versions
+from timeline.readmodels import catalogue, versions
 from timeline.readmodels.reader import key_text
 from timeline.readmodels.records import Change, Records
 from timeline.readmodels.tables import (
     DECLARED,
     VERSIONS,
     checkpoints,
+    dossier_publishers,
+    dossier_types,
     item_names,
     pending_references,
     state_events,
@@ -302,6 +304,7 @@ class Projector:
     def _apply_page(self, conn: Connection, page: list[Envelope]) -> int:
         for group in recorded_groups(page):
             _Group(self, conn, group).apply()
+        catalogue.tally(conn, page)
         self.position = page[-1].position or self.position
         conn.execute(checkpoints.delete().where(checkpoints.c.name == PROJECTOR))
         conn.execute(
@@ -362,6 +365,8 @@ def _read_model_tables() -> list[sa.Table]:
         item_names,
         *DECLARED.values(),
         pending_references,
+        dossier_types,
+        dossier_publishers,
     ]
 
 

@@ -275,3 +275,28 @@ pending_references = sa.Table(
     sa.Column("dossier", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("reference", sa.Text(), nullable=False),
 )
+
+dossier_types = sa.Table(
+    "dossier_types",
+    metadata,
+    # How many events of each type a dossier holds, up to the projector's
+    # checkpoint, and when the first and the last were recorded: the
+    # catalogue's counts without a scan of the events.
+    sa.Column("dossier", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("type", sa.String(100), primary_key=True),
+    sa.Column("events", sa.BigInteger(), nullable=False),
+    sa.Column("first_recorded", UTCDateTime(), nullable=False),
+    sa.Column("last_recorded", UTCDateTime(), nullable=False),
+)
+
+dossier_publishers = sa.Table(
+    "dossier_publishers",
+    metadata,
+    # How many sources of a dossier's events name each publisher, up to the
+    # checkpoint. A publisher may be 10,000 characters, beyond what a
+    # PostgreSQL index entry holds, so the key is its SHA-256 (hex).
+    sa.Column("dossier", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("publisher", sa.Text(), nullable=False),
+    sa.Column("sources", sa.BigInteger(), nullable=False),
+)

@@ -16,7 +16,9 @@ the events behind each change follow the rule of `projections.diff`.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import heapq
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -130,6 +132,33 @@ def _pressing(
     )
     found: list[tuple[str, str, str, str]] = rows.execute(conn, statement, parameters).fetchall()
     return found
+
+
+class _Sweep:
+    """Who presses a position at each of a rising series of times, from the versions of
+    its pressure (`Reader._pressure_on`): one pass over them, where a query per time
+    took 0.2 ms (a lane of 880 versions, 0.3 s)."""
+
+    def __init__(self, pressure: Sequence[Versioned]) -> None:
+        self._coming = sorted(pressure, key=lambda version: version[0], reverse=True)
+        self._ending: list[tuple[dt.datetime, str]] = []
+        self._active: collections.Counter[str] = collections.Counter()
+
+    def at(self, moment: dt.datetime) -> tuple[str, ...]:
+        """The actors with a version counting as of `moment` (no earlier than the last asked)."""
+        while self._coming and self._coming[-1][0] < moment:
+            _, end, actor = self._coming.pop()
+            self._active[actor] += 1
+            if end is not None:
+                heapq.heappush(self._ending, (end, actor))
+        while self._ending and self._ending[0][0] < moment:
+            _, actor = heapq.heappop(self._ending)
+            self._active[actor] -= 1
+        return tuple(sorted(actor for actor, n in self._active.items() if n > 0))
+
+
+def _always(actors: tuple[str, ...]) -> Callable[[str, str, str], tuple[str, ...]]:
+    return lambda dossier, target, issue: actors
 
 
 def key_text(key: Sequence[str]) -> str:
@@ -383,14 +412,39 @@ class Reader:
             every = sa.select(v.c.id).where(v.c.item_id.in_(ids), *counts(v, None, known_at))
             found = [version for _, version in self.with_causes(conn, versions, every, known_at)]
             categories = self.categories(conn, known_at, key[0])
-            result = []
-            for valid_from, valid_to, item in found:
-                first = valid_from + dt.timedelta(microseconds=1)
-                context = self.context(conn, first, known_at, [item], categories)
-                result.append(
-                    Version(valid_from=valid_from, valid_to=valid_to, item=finish(item, context))
-                )
+            pressure = self._pressure_on(conn, key, known_at) if section == "positions" else []
+        pressing = _Sweep(pressure)
+        result = []
+        for valid_from, valid_to, item in found:
+            first = valid_from + dt.timedelta(microseconds=1)
+            pressed = pressing.at(first)
+            context = Context(
+                as_of=first,
+                categories=lambda d: categories.get(d, {}),
+                pressing=_always(pressed),
+            )
+            result.append(
+                Version(valid_from=valid_from, valid_to=valid_to, item=finish(item, context))
+            )
         return tuple(result)
+
+    def _pressure_on(
+        self, conn: Connection, position: Key, known_at: dt.datetime | None
+    ) -> list[Versioned]:
+        """Every version of the pressure on one position (its key: dossier, actor, issue)
+        known at `known_at`, as (valid_from, valid_to, the actor pressing)."""
+        p = VERSIONS["pressure"].table.c
+        dossier, target, issue = position
+        query = sa.select(p.valid_from, p.valid_to, p.actor).where(
+            p.dossier == dossier,
+            p.target == target,
+            p.issue == issue,
+            *counts(VERSIONS["pressure"].table, None, known_at),
+        )
+        return [
+            (rows.aware(start), rows.aware_or_none(end), actor)
+            for start, end, actor in conn.execute(query)
+        ]
 
     # -- diff ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from events import DossierDeclared, Envelope, InvalidEvent, Occurred
 from projections import SECTIONS, Diff, Filter, State, Version
 from projections.record import SortKey
 from timeline.errors import DossierError, DuplicateEvent, UnknownItem, UnknownName
-from timeline.log import Entry, feed
+from timeline.log import Corrections, Entry, feed
 from timeline.readmodels import catalogue
 from timeline.readmodels.projector import Projector, checkpoint
 from timeline.readmodels.reader import Reader
@@ -85,6 +85,7 @@ class Timeline:
         self.catch_up = catch_up
         self.projector = Projector(store)
         self.reader = Reader(store)
+        self.corrections = Corrections(store)
         self._names: tuple[tuple[int, int], dict[str, set[str]]] | None = None
         """The names, and the store's head and the read models' position they are of."""
 
@@ -181,6 +182,7 @@ class Timeline:
             raw=raw,
             retracted=retracted,
             after=after,
+            corrections=self.corrections,
         )
 
     # -- the read side ---------------------------------------------------------------

@@ -418,6 +418,21 @@ class EventStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(table.c.position))).scalar() or 0
 
+    def last_before(self, moment: dt.datetime | None) -> int:
+        """The last position recorded before `moment` (None: the head).
+
+        Recorded times never decrease with position, so it is the last of the
+        events recorded at the latest time before `moment`: two seeks in the
+        index on `recorded`.
+        """
+        if moment is None:
+            return self.head()
+        c = table.c
+        latest = sa.select(sa.func.max(c.recorded)).where(c.recorded < moment).scalar_subquery()
+        query = sa.select(sa.func.max(c.position)).where(c.recorded == latest)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
+
     def dossiers(self) -> list[str]:
         """The dossiers with events, in order.
 

@@ -261,7 +261,9 @@ class DossierFold:
             group.members[item_id] = None if before is None else before.membership()
         if section == "pledges" and item_id not in group.contributions:
             before = self.current.get(item_id)
-            group.contributions[item_id] = (0, 0, 0, 0) if before is None else before.contribution()
+            group.contributions[item_id] = (
+                totals_.NOTHING if before is None else before.contribution()
+            )
         self.current[item_id] = item
         group.causes.setdefault(item_id, []).append(cause)
 
@@ -312,7 +314,7 @@ class DossierFold:
             if after == before:
                 continue
             category = self.record.categories.get(pledge.item, UNCATEGORISED)
-            delta, refs = deltas.get(category, ((0, 0, 0, 0), []))
+            delta, refs = deltas.get(category, (totals_.NOTHING, []))
             deltas[category] = (
                 totals_.add(delta, totals_.delta(before, after)),
                 refs + group.causes[item_id],

@@ -5,7 +5,7 @@ Quantities stay honest: `quantity` sums only the numbers sources gave and
 replaces the sum and settles the earlier unknowns. Deliveries follow the
 same rule in `delivered` and `delivered_unknown`. An item only ever
 reported delivered has no `issue` and no `first_announced`, and counts in
-no total.
+no total (neither as pledged nor as delivered).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from projections.items import causes, derived, key
 from projections.record import UNCATEGORISED
 from projections.refs import Ref
 
-Contribution = tuple[int, int, int, int]
-"""What one pledge item adds to its category's total: low, high, unknown pledges, items."""
+Contribution = tuple[int, int, int, int, int, int]
+"""What one pledge item adds to its category's total: low, high, unknown pledges, items,
+and the low and high of what was delivered."""
 
 
 @attrs.frozen(kw_only=True)
@@ -61,9 +62,11 @@ class Pledge:
 
     def contribution(self) -> Contribution:
         if self.first_announced is None:
-            return (0, 0, 0, 0)
+            return (0, 0, 0, 0, 0, 0)
         low, high = (0, 0) if self.quantity is None else (self.quantity.low, self.quantity.high)
-        return (low, high, len(self.unknown), 1)
+        given = self.delivered
+        delivered = (0, 0) if given is None else (given.low, given.high)
+        return (low, high, len(self.unknown), 1, *delivered)
 
 
 def _add(

@@ -26,7 +26,8 @@ from projections.refs import Ref
 
 @attrs.frozen(kw_only=True)
 class Total:
-    """The pledges of one category: at least `low`, at most `high` units, over `pledges` items."""
+    """The pledges of one category: at least `low`, at most `high` units, over `pledges` items,
+    of which `delivered_low` to `delivered_high` were reported delivered."""
 
     section: ClassVar[str] = "totals"
 
@@ -36,6 +37,8 @@ class Total:
     high: int
     unknown: int
     pledges: int
+    delivered_low: int
+    delivered_high: int
     events: tuple[Ref, ...] = causes()
 
     @property
@@ -46,30 +49,41 @@ class Total:
         return None
 
 
+NOTHING: Contribution = (0, 0, 0, 0, 0, 0)
+"""What no pledge adds."""
+
+
 def moved(previous: Total | None, dossier: str, category: str, delta: Contribution) -> Total:
     """The total after its pledges' contributions moved by `delta`."""
-    low, high, unknown, pledges = (0, 0, 0, 0) if previous is None else _sums(previous)
+    low, high, unknown, pledges, delivered_low, delivered_high = add(
+        NOTHING if previous is None else _sums(previous), delta
+    )
     return Total(
         dossier=dossier,
         category=category,
-        low=low + delta[0],
-        high=high + delta[1],
-        unknown=unknown + delta[2],
-        pledges=pledges + delta[3],
+        low=low,
+        high=high,
+        unknown=unknown,
+        pledges=pledges,
+        delivered_low=delivered_low,
+        delivered_high=delivered_high,
     )
 
 
 def _sums(total: Total) -> Contribution:
-    return (total.low, total.high, total.unknown, total.pledges)
+    return (
+        total.low,
+        total.high,
+        total.unknown,
+        total.pledges,
+        total.delivered_low,
+        total.delivered_high,
+    )
 
 
 def delta(before: Contribution, after: Contribution) -> Contribution:
-    return (
-        after[0] - before[0],
-        after[1] - before[1],
-        after[2] - before[2],
-        after[3] - before[3],
-    )
+    a, b, c, d, e, f = (new - old for old, new in zip(before, after, strict=True))
+    return (a, b, c, d, e, f)
 
 
 def kinds(before: Total | None, after: Total) -> list[str]:
@@ -77,7 +91,8 @@ def kinds(before: Total | None, after: Total) -> list[str]:
 
 
 def add(one: Contribution, other: Contribution) -> Contribution:
-    return (one[0] + other[0], one[1] + other[1], one[2] + other[2], one[3] + other[3])
+    a, b, c, d, e, f = (x + y for x, y in zip(one, other, strict=True))
+    return (a, b, c, d, e, f)
 
 
 @attrs.frozen
@@ -114,8 +129,8 @@ def patches(
     was, now = steps(base, old), steps(base, new)
     found = {}
     for start in was.keys() | now.keys():
-        old_delta, old_causes = was.get(start, ((0, 0, 0, 0), ()))
-        new_delta, new_causes = now.get(start, ((0, 0, 0, 0), ()))
+        old_delta, old_causes = was.get(start, (NOTHING, ()))
+        new_delta, new_causes = now.get(start, (NOTHING, ()))
         if (old_delta, old_causes) != (new_delta, new_causes):
             found[start] = Patch(
                 delta(old_delta, new_delta), frozenset(old_causes), frozenset(new_causes)
@@ -133,12 +148,12 @@ def patched(
     """A total's versions after `previous`: its old ones (`old`, by start) with the
     pledges' `changes` applied. A version stands where some pledge changed."""
     boundaries: dict[dt.datetime, tuple[Contribution, set[Ref]]] = {}
-    before = (0, 0, 0, 0) if previous is None else _sums(previous)
+    before = NOTHING if previous is None else _sums(previous)
     for start, total in old:
         boundaries[start] = (delta(before, _sums(total)), set(total.events))
         before = _sums(total)
     for start, found in changes.items():
-        moved_by, refs = boundaries.get(start, ((0, 0, 0, 0), set()))
+        moved_by, refs = boundaries.get(start, (NOTHING, set()))
         for patch in found:
             moved_by = add(moved_by, patch.delta)
         # Every removal before any addition: an event a correction moved from one item

@@ -44,7 +44,7 @@ def test_each_lane_holds_its_positions_versions_in_order(
     assert any("conditional, if USA pledges m1-abrams (unmet)" in (t or "") for t in germany)
     totals = [g for g in drawing.iter(f"{SVG}g") if g.get("class") == "total"]
     tanks = next(g for g in totals if g.get("data-category") == "main-battle-tank")
-    assert "up to 59" in [t.text for t in tanks.iter(f"{SVG}text")]
+    assert "up to 59, 0 delivered" in [t.text for t in tanks.iter(f"{SVG}text")]
 
 
 def test_a_png_is_the_same_picture_rasterised(seeded: str, tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def test_on_26_january_both_are_committed_and_59_tanks_pledged(
     tanks = page.locator("#totals tbody tr", has=page.locator("td", has_text="main-battle-tank"))
     assert tanks.locator("td").all_inner_texts()[1] == "59"
     chart = page.locator('#totals-chart g.total[data-category="main-battle-tank"]')
-    assert "59 from 2023-01-25" in (chart.get_attribute("aria-label") or "")
+    assert "59 pledged, 0 delivered from 2023-01-25" in (chart.get_attribute("aria-label") or "")
     _shot(page, request, "as-of-2023-01-26")
 
 
@@ -176,7 +176,7 @@ title: A pledge corrected
 items:
   leopard-2a6: {name: Leopard 2A6, category: main-battle-tank}
 issues:
-  tanks: {name: Tanks for Ukraine}
+  tanks: Tanks for Ukraine
 sources:
   s: {publisher: Wire, published: 2023-01-25}
 events:
@@ -189,6 +189,14 @@ events:
     item: leopard-2a6
     quantity: 10
     sources: [{cite: s, quote: "ten tanks"}]
+  - key: deu-delivery
+    type: delivery.reported
+    occurred: 2023-03-27
+    donor: DEU
+    recipient: UKR
+    item: leopard-2a6
+    quantity: 4
+    sources: [{cite: s, quote: "the first four have arrived"}]
 """
 CORRECTION = """\
 dossier: corrected-pledge
@@ -238,3 +246,19 @@ def test_known_at_shows_a_correction_arriving(
     fact = page.locator("#facts li", has_text="deu-pledge")
     assert "corrected by deu-pledge-fixed" in fact.inner_text()
     _shot(page, request, "known-after-the-correction")
+
+
+def test_what_was_delivered_is_drawn_beside_what_was_pledged(
+    corrected: tuple[Server, str], page: playwright.Page, request: pytest.FixtureRequest
+) -> None:
+    server, _ = corrected
+    page.goto(f"{server.url}/?dossier=corrected-pledge&as_of=2023-03-31")
+    _settled(page)
+    tanks = page.locator("#totals tbody tr", has=page.locator("td", has_text="main-battle-tank"))
+    assert tanks.locator("td").all_inner_texts()[1:] == ["14", "1", "0", "4"]
+    chart = page.locator('#totals-chart g.total[data-category="main-battle-tank"]')
+    label = chart.get_attribute("aria-label") or ""
+    assert "14 pledged, 0 delivered from 2023-01-25" in label
+    assert "14 pledged, 4 delivered from 2023-03-27" in label
+    assert chart.locator("path.step.delivered").count() == 1
+    _shot(page, request, "delivered-beside-pledged")

@@ -123,7 +123,7 @@ def test_patching_a_pledge_out_of_its_total_and_back_in_restores_it(
     total's versions; without it, the total is what the other pledges make."""
     for record, fold in _folded(history):
         assert fold.versions is not None
-        zero = (0, 0, 0, 0)
+        zero = totals.NOTHING
         for (section, key), chain in fold.versions.items():
             if section != "pledges":
                 continue
@@ -151,7 +151,7 @@ def test_moving_a_pledge_between_items_of_a_category_leaves_its_total(
     patch comes first."""
     for record, fold in _folded(history):
         assert fold.versions is not None
-        zero = (0, 0, 0, 0)
+        zero = totals.NOTHING
         for (section, key), chain in fold.versions.items():
             if section != "pledges":
                 continue

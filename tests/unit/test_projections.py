@@ -330,6 +330,25 @@ def test_ranges_add_into_totals() -> None:
     assert (total.low, total.high) == (69, 73)
 
 
+def test_totals_count_what_was_delivered_of_what_was_pledged() -> None:
+    """Deliveries of pledged items add to their category's total beside what was pledged."""
+    events = [
+        *seed_history(),
+        stored("d1", "2023-03-27", delivered("GBR", "challenger-2", Quantity(14, 14))),
+        stored("d2", "2023-03-28", delivered("DEU", "leopard-2a6", Quantity(10, 14))),
+    ]
+    total = project(events, as_of=as_of("2023-03-31")).total("main-battle-tank")
+    assert total is not None
+    assert (total.low, total.high, total.delivered_low, total.delivered_high) == (59, 59, 24, 28)
+    before = project(events, as_of=as_of("2023-03-27")).total("main-battle-tank")
+    assert before is not None
+    assert (before.delivered_low, before.delivered_high) == (14, 14)
+
+
+def delivered(donor: str, item: str, quantity: Quantity) -> DeliveryReported:
+    return DeliveryReported(donor=donor, recipient="UKR", item=item, quantity=quantity)
+
+
 def test_delivery_without_pledge_creates_item() -> None:
     """A delivery report with no pledge makes an item with nothing pledged and no total."""
     delivery = DeliveryReported(
@@ -711,6 +730,9 @@ def test_state_invariants(
         assert total.low == sum(p.quantity.low for p in pledged if p.quantity is not None)
         assert total.high == sum(p.quantity.high for p in pledged if p.quantity is not None)
         assert total.unknown == sum(len(p.unknown) for p in pledged)
+        delivered = [p.delivered for p in pledged if p.delivered is not None]
+        assert total.delivered_low == sum(d.low for d in delivered)
+        assert total.delivered_high == sum(d.high for d in delivered)
     for position in state.positions:
         assert position.certain == (position.since.end <= moment)
         assert position.since.start < moment

@@ -147,7 +147,8 @@ def chart(
         drawing, "style",
         "text{font:12px sans-serif}.small{font-size:10px;fill:#444}.tick{stroke:#ddd}"
         ".uncertain{fill:rgba(255,255,255,.55);stroke:#555;stroke-dasharray:3 2}"
-        ".step{fill:none;stroke:#2166ac;stroke-width:2}.low{stroke-dasharray:4 3}",
+        ".step{fill:none;stroke:#2166ac;stroke-width:2}.low{stroke-dasharray:4 3}"
+        ".delivered{stroke:#1b7837}",
     )  # fmt: skip
     _ticks(drawing, axis, len(lanes) * LANE)
     for row, (position, (_, found)) in enumerate(lanes):
@@ -166,7 +167,8 @@ def chart(
 
 
 def _totals(drawing: ET.Element, axis: _Axis, top: int, versions: Sequence[Version]) -> None:
-    """One category's pledged units as a stepped line (a dashed one for ranges' low end)."""
+    """One category's units pledged and delivered as stepped lines (dashed: a range's low
+    end)."""
     highest: int = max([1, *(v.item.high for v in versions)])
 
     def y(value: int) -> float:
@@ -181,11 +183,24 @@ def _totals(drawing: ET.Element, axis: _Axis, top: int, versions: Sequence[Versi
     last = versions[-1].item
     group = _element(drawing, "g", class_="total", data_category=last.category)
     _element(group, "text", str(last.category), x=0, y=top + 20)
-    most = f"{last.low}" if last.low == last.high else f"{last.low}-{last.high}"
-    _element(group, "text", f"up to {most}", x=0, y=top + 34, class_="small")
+    pledged, delivered = (
+        _range(last.low, last.high),
+        _range(last.delivered_low, last.delivered_high),
+    )
+    _element(
+        group, "text", f"up to {pledged}, {delivered} delivered", x=0, y=top + 34, class_="small"
+    )
     _element(group, "path", d=path("high"), class_="step")
     if any(v.item.low != v.item.high for v in versions):
         _element(group, "path", d=path("low"), class_="step low")
+    if any(v.item.delivered_high for v in versions):
+        _element(group, "path", d=path("delivered_high"), class_="step delivered")
+    if any(v.item.delivered_low != v.item.delivered_high for v in versions):
+        _element(group, "path", d=path("delivered_low"), class_="step delivered low")
+
+
+def _range(low: int, high: int) -> str:
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 class NoRasteriser(Exception):

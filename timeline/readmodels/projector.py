@@ -79,7 +79,6 @@ PROJECTOR = "read-models"
 Progress = Callable[[int, int], None]
 OWN_SECTIONS = ("pledges", "requests", "precedents", "pressure", "formed")
 """Sections whose items fold their own facts and nothing else (positions also read pledges)."""
-ZERO = (0, 0, 0, 0)
 ID_TABLES = (
     *(v.table.name for v in VERSIONS.values()),
     state_items.name,
@@ -718,7 +717,7 @@ class _Group:
             return
         category = self.memory.records.of(dossier).categories().get(code, UNCATEGORISED)
         found = self._patches.setdefault((dossier, category), {})
-        for start, patch in totals_.patches(ZERO, old, new).items():
+        for start, patch in totals_.patches(totals_.NOTHING, old, new).items():
             found.setdefault(start, []).append(patch)
 
     def _position(self, ref: Ref) -> int:
@@ -882,7 +881,7 @@ class _Group:
             ]
             category = categories.get(chain[0][1].item, UNCATEGORISED)
             target = found.setdefault((dossier, category), {})
-            for start, patch in totals_.patches(ZERO, [], caused).items():
+            for start, patch in totals_.patches(totals_.NOTHING, [], caused).items():
                 target.setdefault(start, []).append(patch)
         t = state_items
         for (text,) in self.conn.execute(

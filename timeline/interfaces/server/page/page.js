@@ -43,7 +43,9 @@ const name = (code) => names[code] || code;
 const kept = new Map();
 
 async function get(path, query) {
-  const shown = Object.entries(query).filter(([, value]) => value);
+  const shown = Object.entries(query)
+    .flatMap(([key, value]) => (Array.isArray(value) ? value : [value]).map((one) => [key, one]))
+    .filter(([, value]) => value);
   const url = `${path}?${new URLSearchParams(shown)}`;
   const lasting = !path.startsWith("/api/state") || query.as_of === LAST_DAY;
   if (lasting && kept.has(url)) return kept.get(url);
@@ -229,16 +231,24 @@ async function drawTotals(choice, axis, asOf) {
       return `${path} H${axis.x(axis.last)}`;
     };
     const last = found.versions[found.versions.length - 1].item;
+    const said = (v) => `${range(v.item.low, v.item.high)} pledged, `
+      + `${range(v.item.delivered_low, v.item.delivered_high)} delivered from ${day(v.valid_from)}`;
     const group = svg("g", {
       role: "img", class: "total", "data-category": last.category,
-      "aria-label": `${last.category}: ${found.versions.map((v) => `${range(v.item.low, v.item.high)} from ${day(v.valid_from)}`).join("; ")}`,
+      "aria-label": `${last.category}: ${found.versions.map(said).join("; ")}`,
     });
     group.append(svg("text", { x: 0, y: top + 20, class: "lane-label" }, last.category));
     group.append(svg("text", { x: 0, y: top + 34, class: "tick-label total-value" },
-      `up to ${range(last.low, last.high)}`));
+      `up to ${range(last.low, last.high)}, ${range(last.delivered_low, last.delivered_high)} delivered`));
     group.append(svg("path", { d: steps("high"), class: "step high" }));
     if (found.versions.some((v) => v.item.low !== v.item.high)) {
       group.append(svg("path", { d: steps("low"), class: "step low" }));
+    }
+    if (found.versions.some((v) => v.item.delivered_high > 0)) {
+      group.append(svg("path", { d: steps("delivered_high"), class: "step delivered" }));
+    }
+    if (found.versions.some((v) => v.item.delivered_low !== v.item.delivered_high)) {
+      group.append(svg("path", { d: steps("delivered_low"), class: "step delivered low" }));
     }
     drawing.append(group);
   });
@@ -257,38 +267,30 @@ function rows(table, items, cells) {
   }));
 }
 
-// A quantity as the JSON contract writes it: 14, "10-14" or "<15".
-function bounds(quantity) {
-  if (typeof quantity === "number") return [quantity, quantity];
-  if (quantity.startsWith("<")) return [0, Number(quantity.slice(1)) - 1];
-  const [low, high] = quantity.split("-").map(Number);
-  return [low, high];
-}
-
 function range(low, high) {
   return low === high ? String(low) : `${low}–${high}`;
 }
 
 async function drawState(choice) {
-  const state = await get("/api/state", {
-    as_of: choice.as_of, dossier: choice.dossier, known_at: choice.known_at,
-    issue: choice.issue, actor: choice.actor,
-  });
+  // Only what the tables show; totals name no actor and no issue, so they are asked
+  // for by dossier alone.
+  const [state, { totals }] = await Promise.all([
+    get("/api/state", {
+      as_of: choice.as_of, dossier: choice.dossier, known_at: choice.known_at,
+      issue: choice.issue, actor: choice.actor, section: ["positions", "requests"],
+    }),
+    get("/api/state", {
+      as_of: choice.as_of, dossier: choice.dossier, known_at: choice.known_at, section: "totals",
+    }),
+  ]);
   $("as-of-label").textContent = choice.as_of || "now";
   rows("positions", state.positions, (p) => [
     name(p.actor), name(p.issue), p.stance, p.since,
     p.condition ? describe(p).slice(p.stance.length + 2) : "",
     p.pressed_by.map(name).join(", "),
   ]);
-  const delivered = {};
-  for (const pledge of state.pledges) {
-    if (pledge.delivered === null) continue;
-    const [low, high] = bounds(pledge.delivered);
-    const sum = delivered[pledge.category] || [0, 0];
-    delivered[pledge.category] = [sum[0] + low, sum[1] + high];
-  }
-  rows("totals", state.totals, (t) => [t.category, range(t.low, t.high), String(t.pledges),
-    String(t.unknown), delivered[t.category] ? range(...delivered[t.category]) : "0"]);
+  rows("totals", totals, (t) => [t.category, range(t.low, t.high), String(t.pledges),
+    String(t.unknown), range(t.delivered_low, t.delivered_high)]);
   rows("requests", state.requests, (r) => [name(r.requester), name(r.addressee),
     `${r.ask}${r.item ? ` ${name(r.item)}` : ""}`, r.status, r.decided || ""]);
   return Date.parse(state.as_of);

@@ -57,6 +57,15 @@ def _event(body: str) -> str:
 
 
 BAD = {
+    "issue-name-not-text": (
+        HEADER.replace("tanks: Tanks for Ukraine", "tanks: {name: Tanks for Ukraine}")
+        + GOOD_EVENTS,
+        "field 'issues.tanks': expected a name",
+    ),
+    "item-name-a-list": (
+        HEADER.replace("{name: Leopard 2,", "{name: [Leopard, 2],") + GOOD_EVENTS,
+        "field 'items.leopard-2.name': expected a name",
+    ),
     "malformed-yaml": (HEADER + GOOD_EVENTS + "  - key: [unclosed\n", "malformed YAML"),
     "category-too-long": (
         HEADER.replace("category: main-battle-tank", "category: " + "c" * 201) + GOOD_EVENTS,

@@ -502,6 +502,14 @@ def _declared(name: str, header: Mapping[str, Any], line: int) -> Header:
                     f"expected codes of 1 to {NAME_LENGTH} characters",
                     field=f"{field}.{code}",
                 )
+
+    def named(value: object, field: str) -> str:
+        found = _text(value)
+        if found is None:
+            expected = f"expected a name: text of 1 to {MAX_TEXT:,} characters, or a number"
+            raise _fail(name, lines.get(field.split(".")[0], line), expected, field=field)
+        return found
+
     unknown = set(header) - HEADER_FIELDS
     if unknown:
         field = sorted(unknown)[0]
@@ -516,25 +524,34 @@ def _declared(name: str, header: Mapping[str, Any], line: int) -> Header:
                 "(in {...}, a comma starts another field: quote a name that has one)",
                 field=f"items.{code}",
             )
-        category = str(spec["category"])
-        if not 0 < len(category) <= NAME_LENGTH:
+        category = _text(spec["category"])
+        if category is None or len(category) > NAME_LENGTH:
             raise _fail(
                 name,
                 lines.get("items", line),
                 f"expected a category of 1 to {NAME_LENGTH} characters",
                 field=f"items.{code}.category",
             )
-        items.append((str(code), str(spec["name"]), category))
+        items.append((str(code), named(spec["name"], f"items.{code}.name"), category))
     title = header.get("title")
     if title is not None and (not isinstance(title, str) or not title.strip()):
         raise _fail(name, lines.get("title", line), "expected non-empty text", field="title")
     return Header(
         title=title,
-        actors=tuple(sorted((str(c), str(n)) for c, n in mapping("actors").items())),
+        actors=tuple(sorted((c, named(n, f"actors.{c}")) for c, n in mapping("actors").items())),
         items=tuple(sorted(items)),
-        issues=tuple(sorted((str(c), str(n)) for c, n in mapping("issues").items())),
+        issues=tuple(sorted((c, named(n, f"issues.{c}")) for c, n in mapping("issues").items())),
         line=line,
     )
+
+
+def _text(value: object) -> str | None:
+    """`value` as text where the dossier schema's `text` allows it (non-blank text up to
+    `MAX_TEXT` characters, or a number), else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value)
+    return text if text.strip() and len(text) <= MAX_TEXT else None
 
 
 def _header_id(declared: DossierDeclared) -> str:

@@ -1,7 +1,9 @@
 """The timeline page on a large history: how long each API call it makes takes, in the browser.
 
 Starts `timeline serve` on a database (building a synthetic history in it
-once, as `bench/serve.py` does, if it is empty), opens the page in the
+once, as `bench/serve.py` does, if it is empty), waits until `/healthz`
+says the server has started (its follower caught up and the log's
+corrections worked out, as a server running for a while has), opens the page in the
 system's Chromium (Playwright), first view then as-of moves to random days,
 and reads the browser's own resource timings of every `/api/` call: per
 endpoint, the calls, and p50 / p99 of the time from sending the request to
@@ -86,6 +88,10 @@ def main() -> None:
     with serving(options.db, token=None) as server, sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        waited = time.perf_counter()
+        while not server.client().get("/healthz").json()["started"]:
+            time.sleep(0.1)
+        print(f"  the server started in {time.perf_counter() - waited:.1f} s", flush=True)
         dossier = server.client().get("/api/dossiers").json()["dossiers"][0]["dossier"]
         issue = server.client().get(f"/api/dossiers/{dossier}").json()["issues"][0]["code"]
         first = f"{server.url}/?dossier={dossier}&issue={issue}&as_of={rng.choice(days)}"

@@ -139,11 +139,12 @@ Fixed = dict[uuid.UUID, Entry | None]
 class Corrections:
     """Every fact a standing fix touches, as corrected (`_fixed`), kept between calls.
 
-    What fixes stand, and what they name, can change only with an event
-    recorded before the time asked about; so an answer is kept under the
-    position of the last such event, and the pages of a listing, or the
-    next reader of the same dossier, reuse it (0.6 s at a million events
-    to work out again). A few answers are kept, the oldest dropped first.
+    What a dossier's fixes stand for, and what they name, can change only
+    with an event of that dossier recorded before the time asked about; so
+    an answer is kept under the position of the last such event, and the
+    pages of a listing, or the next reader of the same dossier, reuse it
+    (0.5 s at a million events to work out again). A few answers are kept,
+    the oldest dropped first.
     """
 
     KEEP = 16
@@ -154,7 +155,7 @@ class Corrections:
         self._lock = threading.Lock()
 
     def fixed(self, dossier: str | None, known_at: dt.datetime | None, retracted: bool) -> Fixed:
-        key = (dossier, self.store.last_before(known_at), retracted)
+        key = (dossier, self.store.last_before(known_at, dossier), retracted)
         with self._lock:
             found = self._kept.get(key)
             if found is not None:

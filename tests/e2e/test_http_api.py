@@ -9,6 +9,7 @@ import base64
 import contextlib
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,6 +68,11 @@ def test_every_document_matches_its_schema(client: httpx.Client) -> None:
     health = _valid(client.get("/healthz"))
     assert health["head"] == health["projected"] > 0
     assert health["lag"] == 0
+    waited = time.monotonic()
+    while not health["started"]:  # the follower prepares the log's corrections first
+        assert time.monotonic() - waited < 60, health
+        time.sleep(0.05)
+        health = _valid(client.get("/healthz"))
 
 
 def test_errors_are_problem_details(client: httpx.Client) -> None:

@@ -255,8 +255,10 @@ class Projector:
         poll: float = 1.0,
         stop: Callable[[], bool] = lambda: False,
         progress: Progress | None = None,
+        caught_up: Callable[[], None] = lambda: None,
     ) -> None:
-        """Catch up, then apply new events as they commit until `stop()` is true.
+        """Catch up (then call `caught_up`), then apply new events as they commit until
+        `stop()` is true.
 
         A lost connection (a restarted server, a terminated session, a lock
         held too long) is logged and tried again after a pause that doubles
@@ -273,6 +275,7 @@ class Projector:
             with self.store.waiter(poll) as waiter:  # listening first misses nothing
                 self.catch_up(advanced)
                 connected()
+                caught_up()
                 while not stop():
                     waiter.wait()
                     self.catch_up(advanced)

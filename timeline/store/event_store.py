@@ -418,18 +418,27 @@ class EventStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(table.c.position))).scalar() or 0
 
-    def last_before(self, moment: dt.datetime | None) -> int:
-        """The last position recorded before `moment` (None: the head).
+    def last_before(self, moment: dt.datetime | None, dossier: str | None = None) -> int:
+        """The last position recorded before `moment` (None: the head), of `dossier` when
+        given (0: none).
 
-        Recorded times never decrease with position, so it is the last of the
-        events recorded at the latest time before `moment`: two seeks in the
+        Recorded times never decrease with position, nor versions within a
+        dossier: in a dossier it is the first event recorded before `moment`
+        walking its (dossier, version) index backwards; over all, the last of
+        the events recorded at the latest time before it, two seeks in the
         index on `recorded`.
         """
-        if moment is None:
-            return self.head()
         c = table.c
-        latest = sa.select(sa.func.max(c.recorded)).where(c.recorded < moment).scalar_subquery()
-        query = sa.select(sa.func.max(c.position)).where(c.recorded == latest)
+        if dossier is not None:
+            query = sa.select(c.position).where(c.dossier == dossier)
+            if moment is not None:
+                query = query.where(c.recorded < moment)
+            query = query.order_by(c.version.desc()).limit(1)
+        elif moment is None:
+            return self.head()
+        else:
+            latest = sa.select(sa.func.max(c.recorded)).where(c.recorded < moment)
+            query = sa.select(sa.func.max(c.position)).where(c.recorded == latest.scalar_subquery())
         with self.engine.connect() as conn:
             return conn.execute(query).scalar() or 0
 

@@ -30,7 +30,6 @@ from fastapi.staticfiles import StaticFiles
 from timeline.engine import Timeline
 from timeline.interfaces.server import problems, routes
 from timeline.interfaces.server.feed import Feed
-from timeline.readmodels.projector import Projector
 from timeline.store import EventStore
 from timeline.store.database import create_engine
 
@@ -83,13 +82,22 @@ class Service:
     settings: Settings
     timeline: Timeline
     feed: Feed
+    started: threading.Event
+    """Set once the follower has first caught up and prepared what page loads ask for."""
 
 
 class Follower:
-    """A thread applying new events to the read models as they commit."""
+    """A thread applying new events to the read models as they commit.
 
-    def __init__(self, projector: Projector, poll: float) -> None:
-        self.projector, self.poll = projector, poll
+    Once it has first caught up, it works out each dossier's corrected facts
+    for the log (`Timeline.corrections`), which every page load asks for,
+    and only then counts as `started` (`/healthz` says so): a server just
+    started answers its first readers as fast as the next ones.
+    """
+
+    def __init__(self, timeline: Timeline, poll: float) -> None:
+        self.timeline, self.poll = timeline, poll
+        self.started = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="timeline-projector", daemon=True)
 
@@ -105,9 +113,18 @@ class Follower:
         # page, which would fail again: it is logged once, and reads still bring the
         # read models up to date themselves (and say why), as /healthz shows the lag.
         try:
-            self.projector.follow(poll=self.poll, stop=self._stop.is_set)
+            self.timeline.projector.follow(
+                poll=self.poll, stop=self._stop.is_set, caught_up=self._caught_up
+            )
         except Exception:
             log.exception("the projector's follower stopped")
+
+    def _caught_up(self) -> None:
+        if self.started.is_set():
+            return
+        for dossier in self.timeline.store.dossiers():
+            self.timeline.corrections.fixed(dossier, None, retracted=False)
+        self.started.set()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -117,7 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     timeline = Timeline(store)
     feed = Feed(store, poll=settings.poll)
-    follower = Follower(timeline.projector, settings.poll)
+    follower = Follower(timeline, settings.poll)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -138,7 +155,9 @@ def create_app(settings: Settings) -> FastAPI:
         "as of any valid time and as known at any transaction time.",
         lifespan=lifespan,
     )
-    app.state.service = Service(settings=settings, timeline=timeline, feed=feed)
+    app.state.service = Service(
+        settings=settings, timeline=timeline, feed=feed, started=follower.started
+    )
     problems.install(app)
     app.include_router(routes.router)
     page = resources.files("timeline.interfaces.server") / "page"

@@ -159,6 +159,11 @@ def _health() -> JSON:
             "head": _COUNT,
             "projected": _COUNT,
             "lag": _COUNT,
+            "started": {
+                "type": "boolean",
+                "description": "whether the follower has caught up once since the server "
+                "started, and prepared what page loads ask for",
+            },
         }
     )
 
@@ -221,7 +226,7 @@ def import_to_json(report: ImportReport, position: int) -> JSON:
     }
 
 
-def health_to_json(head: int, projected: int) -> JSON:
+def health_to_json(head: int, projected: int, started: bool) -> JSON:
     return {
         "schema": HEALTH,
         "status": "ok",
@@ -229,4 +234,5 @@ def health_to_json(head: int, projected: int) -> JSON:
         "head": head,
         "projected": projected,
         "lag": max(0, head - projected),
+        "started": started,
     }

@@ -482,5 +482,5 @@ def healthz(request: Request, svc: Service) -> Response:
     store = svc.timeline.store
     with store.engine.connect() as conn:
         projected = checkpoint(conn)
-    body = documents.health_to_json(store.head(), projected)
+    body = documents.health_to_json(store.head(), projected, svc.started.is_set())
     return _document(request, body, final=False)

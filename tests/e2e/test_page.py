@@ -134,6 +134,8 @@ def test_the_url_holds_the_view_and_the_keyboard_alone_drives_it(
     server: Server, page: playwright.Page, request: pytest.FixtureRequest
 ) -> None:
     _open(page, server, "as_of=2023-01-20")
+    lines = "[...document.querySelectorAll('line.as-of')].map((l) => l.getAttribute('x1'))"
+    before = page.evaluate(lines)
     page.locator("#as-of").focus()
     page.keyboard.press("Control+A")
     page.keyboard.type("2023-01-26")
@@ -145,6 +147,9 @@ def test_the_url_holds_the_view_and_the_keyboard_alone_drives_it(
     _settled(page)
     assert _position(page, "DEU")["Stance"] == "committed"
     assert "as_of=2023-01-26" in page.url
+    after = page.evaluate(lines)  # a move of the date moves the as-of line on every chart
+    assert len(after) == len(before) >= 3
+    assert len(set(after)) == 1 and float(after[0]) > float(before[0])
     assert page.context.browser is not None
     again = page.context.browser.new_page()
     again.goto(page.url)

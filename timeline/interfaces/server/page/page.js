@@ -27,6 +27,7 @@ const $ = (id) => document.getElementById(id);
 let names = {};
 let facts = [];
 let shownAxis = null;
+let drawn = null; // the choice whose lanes, totals and facts are on the page
 
 function element(tag, attributes = {}, text = null, namespace = null) {
   const made = namespace ? document.createElementNS(namespace, tag) : document.createElement(tag);
@@ -414,10 +415,33 @@ function slider(axis, asOf) {
   input.setAttribute("aria-valuetext", day(asOf - 1));
 }
 
+// What the lanes, the totals and the facts depend on: a move of the dates alone leaves them.
+const drawing = (choice) => JSON.stringify([choice.dossier, choice.issue, choice.actor, choice.known_at]);
+
+// A move of the as-of date: the state tables and the changes are read again, and the
+// as-of lines move; the lanes, totals and facts stay as drawn.
+async function move(choice) {
+  remember(choice);
+  const asOf = await drawState(choice);
+  for (const line of document.querySelectorAll("line.as-of")) {
+    const x = String(shownAxis.x(asOf));
+    line.setAttribute("x1", x);
+    line.setAttribute("x2", x);
+  }
+  slider(shownAxis, asOf);
+  await drawChanges(choice);
+}
+
 async function show() {
   const choice = chosen();
   $("status").textContent = "Loading…";
   try {
+    if (drawn !== null && drawing(choice) === drawn) {
+      await move(choice);
+      $("status").textContent = `As of ${choice.as_of || "now"}, known ${choice.known_at ? `at ${choice.known_at}` : "now"}.`;
+      return;
+    }
+    drawn = null;
     const dossier = await get(`/api/dossiers/${encodeURIComponent(choice.dossier)}`, {});
     names = Object.fromEntries([...dossier.actors, ...dossier.items, ...dossier.issues]
       .map((declared) => [declared.code, declared.name]));
@@ -439,6 +463,7 @@ async function show() {
     drawFacts(axis, asOf);
     slider(axis, asOf);
     shownAxis = axis;
+    drawn = drawing(choice);
     await drawChanges(choice);
     $("status").textContent = `As of ${choice.as_of || "now"}, known ${choice.known_at ? `at ${choice.known_at}` : "now"}.`;
   } catch (error) {

@@ -14,6 +14,7 @@ import datetime as dt
 from collections import Counter
 
 import attrs
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Engine
 from events import DossierDeclared, Envelope, Occurred, PositionStated, Source, Stance
 from projections import SECTIONS, Filter, History, diff, project
 from tests import synthetic
+from tests.conftest import database
 from tests.strategies import ACTORS, DOSSIERS, ISSUES, archives, as_of_points, known_at_points
 from tests.tables import visible_rows
 from timeline.engine import Timeline
@@ -29,7 +31,8 @@ from timeline.readmodels import catalogue
 from timeline.readmodels.projector import Projector, checkpoint, settled
 from timeline.readmodels.reader import Reader
 from timeline.readmodels.tables import VERSIONS, metadata
-from timeline.store import EventStore
+from timeline.store import EventStore, migrate
+from timeline.store.database import create_engine
 
 SETTINGS = settings(
     max_examples=40,
@@ -340,3 +343,30 @@ def test_names_a_timeline_knows_follow_what_is_appended(store: EventStore) -> No
     assert timeline.names()["dossier"] == {"d", "e"}
     assert len(reads) == 2
     assert [p.actor for p in timeline.state("2023-02-01", dossier="e").positions] == ["FRA"]
+
+
+def _planned_rows(engine: Engine) -> float:
+    """What PostgreSQL's statistics say position_versions holds (-1: never analysed)."""
+    query = "SELECT reltuples FROM pg_class WHERE oid = 'position_versions'::regclass"
+    with engine.connect() as conn:
+        return float(conn.execute(sa.text(query)).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_large_catch_up_leaves_the_planner_statistics(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without statistics (autovacuum off, or not yet round) PostgreSQL plans blind; a
+    catch-up of many events refreshes them, one of a few does not."""
+    with database("postgresql", tmp_path_factory) as url:
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        store = EventStore(engine)
+        store.append_batches({"d": [_stated(f"s{i}", f"A{i}", "2023-01-20") for i in range(5)]})
+        monkeypatch.setattr("timeline.readmodels.projector.ANALYZE_AFTER", 10)
+        assert Projector(store).catch_up() == 5
+        assert _planned_rows(engine) == -1
+        store.append_batches({"d": [_stated(f"t{i}", f"B{i}", "2023-01-21") for i in range(10)]})
+        assert Projector(store).catch_up() == 10
+        assert _planned_rows(engine) == 15
+        engine.dispose()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import SEED
 from timeline.interfaces.cli import cli, main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -126,3 +127,37 @@ def test_verbose_logs_an_imports_stages_and_quiet_silences_them(
     assert main(["import", "--db", url, seed]) == 0
     logging.getLogger("timeline.projector").warning("a follower lost the database")
     assert "WARNING timeline.projector: a follower lost the database" in capsys.readouterr().err
+
+
+DELIVERY = """\
+dossier: ukraine-mbt-2023
+sources:
+  mod: {publisher: UK Ministry of Defence, published: 2023-03-27}
+events:
+  - key: gbr-delivers-challenger-2
+    type: delivery.reported
+    occurred: 2023-03-27
+    donor: GBR
+    recipient: UKR
+    item: challenger-2
+    quantity: 14
+    sources: [{cite: mod, quote: "all fourteen are now in Ukraine"}]
+"""
+
+
+def test_the_totals_table_says_what_was_delivered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'timeline.db'}"
+    delivery = tmp_path / "delivery.yaml"
+    delivery.write_text(DELIVERY, encoding="utf-8")
+    assert main(["init", "--db", db]) == 0
+    assert main(["import", "--db", db, str(SEED), str(delivery)]) == 0
+    for day, delivered in (("2023-03-26", "0"), ("2023-03-31", "14")):
+        capsys.readouterr()
+        assert main(["state", "--db", db, "--as-of", day, "--section", "totals"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        header = next(line for line in lines if line.startswith("┃") and "category" in line)
+        tanks = next(line for line in lines if line.startswith("│") and "main-battle-tank" in line)
+        cells = [[cell.strip() for cell in row[1:-1].split(row[0])] for row in (header, tanks)]
+        assert dict(zip(*cells, strict=True))["delivered"] == delivered

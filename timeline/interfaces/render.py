@@ -133,9 +133,10 @@ def state_tables(state: JSON, label: str) -> list[Table]:
     if state.get("totals"):
         totals = _table(
             "Totals per category",
-            [*lead, "category", "at least", "at most", "pledges", "unspecified"],
+            [*lead, "category", "at least", "at most", "pledges", "unspecified", "delivered"],
         )
         for t in state["totals"]:
+            low, high = t["delivered_low"], t["delivered_high"]
             _row(
                 totals,
                 *first(t),
@@ -144,6 +145,7 @@ def state_tables(state: JSON, label: str) -> list[Table]:
                 t["high"],
                 t["pledges"],
                 t["unknown"] or "",
+                low if low == high else f"{low}-{high}",
             )
         tables.append(totals)
     if state.get("requests"):

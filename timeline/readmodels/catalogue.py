@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from events import DossierDeclared, Envelope
@@ -157,41 +157,30 @@ def tally(conn: Connection, page: Sequence[Envelope]) -> None:
     """
     if not page:
         return
-    kinds: Counter[tuple[str, str]] = Counter((e.dossier, e.type) for e in page)
-    times: dict[tuple[str, str], list[dt.datetime]] = {}
+    kinds: dict[tuple[str, str], tuple[int, dt.datetime, dt.datetime]] = {}
     for e in page:
         assert e.recorded is not None  # stored events have one
-        seen = times.setdefault((e.dossier, e.type), [e.recorded, e.recorded])
-        seen[1] = e.recorded  # recorded times never decrease with position
-    t = dossier_types.c
-    for (name, kind), count in kinds.items():
-        first, last = times[(name, kind)]
-        added = conn.execute(
-            dossier_types.update()
-            .where(t.dossier == name, t.type == kind)
-            .values(events=t.events + count, last_recorded=last)
-        )
-        if not added.rowcount:
-            conn.execute(
-                dossier_types.insert().values(
-                    dossier=name, type=kind, events=count, first_recorded=first, last_recorded=last
-                )
-            )
+        count, first, _ = kinds.get((e.dossier, e.type), (0, e.recorded, e.recorded))
+        kinds[(e.dossier, e.type)] = (count + 1, first, e.recorded)  # never earlier
+    for (name, kind), (count, first, last) in kinds.items():
+        row = {"dossier": name, "type": kind, "events": count}
+        times = {"first_recorded": first, "last_recorded": last}
+        _add(conn, dossier_types, {**row, **times}, "events", "last_recorded")
     after, through = (page[0].position or 1) - 1, page[-1].position or 0
-    p = dossier_publishers.c
     for name, publisher, count in _publishers(conn, after, through):
         digest = hashlib.sha256(publisher.encode()).hexdigest()
-        added = conn.execute(
-            dossier_publishers.update()
-            .where(p.dossier == name, p.digest == digest)
-            .values(sources=p.sources + count)
-        )
-        if not added.rowcount:
-            conn.execute(
-                dossier_publishers.insert().values(
-                    dossier=name, digest=digest, publisher=publisher, sources=count
-                )
-            )
+        row = {"dossier": name, "digest": digest, "publisher": publisher, "sources": count}
+        _add(conn, dossier_publishers, row, "sources")
+
+
+def _add(conn: Connection, table: sa.Table, row: dict[str, Any], count: str, *latest: str) -> None:
+    """Insert `row`, or add its `count` to the stored row's and take its `latest` columns."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(table).values(**row)
+    changes = {count: table.c[count] + insert.excluded[count]}
+    changes |= {name: insert.excluded[name] for name in latest}
+    keys = [column.name for column in table.primary_key]
+    conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes))
 
 
 def _publishers(conn: Connection, after: int, through: int) -> list[tuple[str, str, int]]:

@@ -64,7 +64,11 @@ def feed(
             Entry(envelope=e) for e in _in_order(store, dossier, types, start, end, known_at, after)
         )
     else:
-        fixed = (corrections or Corrections(store)).fixed(dossier, known_at, retracted)
+        fixed = (
+            corrections.fixed(dossier, known_at, retracted)
+            if corrections is not None
+            else _fixed(store, dossier, known_at, retracted)
+        )
         kinds = [k for k in types or REGISTRY if k not in _NOT_FACTS]
         facts = (
             Entry(envelope=e)

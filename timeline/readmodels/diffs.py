@@ -15,8 +15,9 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -26,11 +27,14 @@ from projections.diff import Diff, compare, window
 from projections.positions import Position
 from projections.record import FIXES, reference
 from projections.refs import Ref
-from projections.state import Filter, Item, Key, finish
+from projections.state import ACTOR_FIELDS, Filter, Item, Key, finish
+from timeline.readmodels import prepared
+from timeline.readmodels.prepared import Prepared
 from timeline.readmodels.tables import (
     VERSIONS,
     VersionTable,
     declared_items,
+    key_text,
     state_events,
     state_items,
 )
@@ -81,6 +85,8 @@ class IndexedDiff:
         if from_known_at != to_known_at:
             self.recorded = ordered(from_known_at, to_known_at)
         self.ids: dict[tuple[str, Key], int] = {}
+        self.pressure: dict[Key, list[int]] = {}
+        """The pressure items on each position whose `pressed_by` changes."""
         self._link_cache: dict[
             tuple[dt.datetime | None, dt.datetime | None],
             dict[int, list[tuple[int, str, dt.datetime]]],
@@ -91,19 +97,18 @@ class IndexedDiff:
             (self.from_, self.before_known, []),
             (self.to, self.after_known, []),
         ]
-        for name, versions in VERSIONS.items():
-            if not self.where.wants(name):
-                continue
-            candidates = sorted(self._candidates(versions))
-            for chunk in rows.chunks(candidates):
+        sections = tuple(name for name in VERSIONS if self.where.wants(name))
+        candidates = self._candidates(sections)
+        every = sorted(i for ids in candidates.values() for i in ids)
+        for chunk in rows.chunks(every):
+            for item_id, section, dossier, key in _ITEMS.rows(self.conn, ids=chunk):
+                self.ids[(section, (dossier, *json.loads(key)))] = item_id
+        for name in sections:
+            for chunk in rows.chunks(sorted(candidates.get(name, ()))):
                 for as_of, known, found in sides:
-                    ids = self.reader.in_force(versions, chunk, as_of, known)
-                    found += self._items(versions, ids, as_of, known)
-                s = state_items.c
-                query = sa.select(s.id, s.dossier, s.key).where(s.id.in_(chunk))
-                for item_id, dossier, key in self.conn.execute(query):
-                    self.ids[(name, (dossier, *json.loads(key)))] = item_id
+                    found += self._items(VERSIONS[name], chunk, as_of, known)
         (_, _, before_items), (_, _, after_items) = sides
+        self._read_pressure(before_items, after_items)
         before = State.of(as_of=self.from_, known_at=self.before_known, items=before_items)
         after = State.of(as_of=self.to, known_at=self.after_known, items=after_items)
         return compare(before, after, self._causes)
@@ -111,10 +116,11 @@ class IndexedDiff:
     def _items(
         self,
         versions: VersionTable,
-        ids: sa.Select[tuple[int]],
+        items: Sequence[int],
         as_of: dt.datetime,
         known: dt.datetime | None,
     ) -> list[Item]:
+        ids = self.reader.in_force(self.conn, versions, items, as_of, known)
         found = self.reader.with_causes(self.conn, versions, ids, known)
         kept = [item for _, (_, _, item) in found if self.where.keeps(item)]
         categories = self.categories[known]
@@ -123,55 +129,57 @@ class IndexedDiff:
 
     # -- what may differ --------------------------------------------------------------
 
-    def _candidates(self, versions: VersionTable) -> set[int]:
-        """The ids of the items of a section that may differ between the two sides."""
-        from timeline.readmodels.reader import conditions, counts
-
-        t, c = versions.table, versions.table.c
-        where = conditions(versions, self.where)
-        queries = [
-            sa.select(c.item_id).where(
-                c.valid_from >= self.start,
-                c.valid_from < self.end,
-                *counts(t, None, self.after_known),
-                *where,
-            )
-        ]
-        if versions.certain:
-            for as_of, known in ((self.from_, self.before_known), (self.to, self.after_known)):
-                queries.append(
-                    sa.select(c.item_id).where(
-                        c.certain_from > self.start,
-                        c.certain_from <= self.end,
-                        *counts(t, as_of, known),
-                        *where,
-                    )
-                )
+    def _candidates(self, sections: Sequence[str]) -> dict[str, set[int]]:
+        """The ids of the items of each section that may differ between the two sides."""
+        shape = _Shape(
+            sections=tuple(sections),
+            before_known=self.before_known is not None,
+            after_known=self.after_known is not None,
+            recorded=self.recorded is not None,
+            recorded_high=self.recorded is not None and self.recorded[1] is not None,
+            dossier=self.where.dossier is not None,
+            issue=self.where.issue is not None,
+            actor=self.where.actor is not None,
+        )
+        low, high = self.recorded or (None, None)
+        found: dict[str, set[int]] = {}
+        for section, item in _candidates_query(shape).rows(
+            self.conn,
+            start=self.start,
+            end=self.end,
+            from_=self.from_,
+            to=self.to,
+            before_known=self.before_known,
+            after_known=self.after_known,
+            low=low,
+            high=high,
+            dossier=self.where.dossier,
+            issue=self.where.issue,
+            actor=self.where.actor,
+        ):
+            found.setdefault(section, set()).add(item)
+        if "positions" in sections:
+            found.setdefault("positions", set()).update(self._pressed())
         if self.recorded is not None:
-            low, high = self.recorded
-            for column in (c.recorded_from, c.recorded_to):
-                queries.append(sa.select(c.item_id).where(_between(column, low, high), *where))
-        found = {item for query in queries for item in self.conn.scalars(query)}
-        if versions.section == "positions":
-            found |= self._pressed()
-        if self.recorded is not None and versions.section in ("pledges", "totals"):
-            found |= self._recategorised(versions)
+            for section in ("pledges", "totals"):
+                if section in sections:
+                    found.setdefault(section, set()).update(self._recategorised(VERSIONS[section]))
         return found
 
     def _pressed(self) -> set[int]:
         """Positions whose `pressed_by` may differ: pressure on them began between the two
         dates, or was recorded or superseded between the two transaction times."""
-        c = VERSIONS["pressure"].table.c
-        began = sa.and_(c.valid_from >= self.start, c.valid_from < self.end)
-        if self.recorded is not None:
-            low, high = self.recorded
-            began = sa.or_(
-                began, _between(c.recorded_from, low, high), _between(c.recorded_to, low, high)
-            )
-        query = sa.select(c.dossier, c.target, c.issue).distinct().where(began)
+        low, high = self.recorded or (None, None)
+        query = _pressed_query(self.recorded is not None, high is not None)
+        keys: dict[str, list[str]] = {}
+        for dossier, target, issue in query.rows(
+            self.conn, start=self.start, end=self.end, low=low, high=high
+        ):
+            keys.setdefault(dossier, []).append(key_text((target, issue)))
         found: set[int] = set()
-        for dossier, target, issue in self.conn.execute(query):
-            found.update(self.reader.item_ids(self.conn, "positions", (target, issue), dossier))
+        for dossier, texts in keys.items():
+            for chunk in rows.chunks(texts):
+                found.update(_POSITIONS.scalars(self.conn, dossier=dossier, keys=chunk))
         return found
 
     def _recategorised(self, versions: VersionTable) -> set[int]:
@@ -198,7 +206,7 @@ class IndexedDiff:
             and isinstance(after, Position)
             and before.pressed_by != after.pressed_by
         ):
-            items += self._pressure_on(before)
+            items += self.pressure[before.key]
         dossier = key[0]
         found = {Ref(dossier, k) for _, k, _ in self._links(items, self.after_known, self.start)}
         if self.recorded is None:
@@ -213,16 +221,29 @@ class IndexedDiff:
             found |= {ref for ref in self.declarations if ref.dossier == dossier}
         return found
 
-    def _pressure_on(self, position: Position) -> list[int]:
-        p = VERSIONS["pressure"].table.c
-        query = (
-            sa.select(p.item_id)
-            .distinct()
-            .where(
-                p.dossier == position.dossier, p.target == position.actor, p.issue == position.issue
-            )
-        )
-        return list(self.conn.scalars(query))
+    def _read_pressure(self, before: Sequence[Item], after: Sequence[Item]) -> None:
+        """`pressure`: the positions pressed by others on the two sides, and the pressure
+        items on them, read a dossier at a time before the causes are asked for."""
+        was = {item.key: item for item in before if isinstance(item, Position)}
+        changed = [
+            item.key
+            for item in after
+            if isinstance(item, Position)
+            and item.key in was
+            and was[item.key].pressed_by != item.pressed_by
+        ]
+        by_dossier: dict[str, set[tuple[str, str]]] = {}
+        for dossier, actor, issue in changed:
+            by_dossier.setdefault(dossier, set()).add((actor, issue))
+            self.pressure[(dossier, actor, issue)] = []
+        for dossier, wanted in by_dossier.items():
+            targets = sorted({target for target, _ in wanted})
+            for chunk in rows.chunks(targets):
+                for item, target, issue in _PRESSURE_ON.rows(
+                    self.conn, dossier=dossier, targets=chunk
+                ):
+                    if (target, issue) in wanted:
+                        self.pressure[(dossier, target, issue)].append(item)
 
     def _links(
         self, item_ids: Iterable[int], known: dt.datetime | None, start: dt.datetime | None
@@ -233,7 +254,8 @@ class IndexedDiff:
         Read for every candidate at once the first time: a diff asks for each change."""
         cache = self._link_cache.setdefault((known, start), {})
         if not cache:
-            self._read_links(cache, self.ids.values(), known, start)
+            pressing = [i for ids in self.pressure.values() for i in ids]
+            self._read_links(cache, [*self.ids.values(), *pressing], known, start)
         missing = [i for i in item_ids if i not in cache]
         if missing:
             self._read_links(cache, missing, known, start)
@@ -246,25 +268,14 @@ class IndexedDiff:
         known: dt.datetime | None,
         start: dt.datetime | None,
     ) -> None:
-        from timeline.readmodels.reader import counts
-
-        links, e = state_events, events_table
+        query = _links_query(known is not None, start is not None)
+        time = rows.time_reader(self.conn.dialect.name)
         for chunk in rows.chunks(sorted(set(item_ids))):
             cache.update((i, []) for i in chunk)
-            where = [
-                links.c.item_id.in_(chunk),
-                links.c.valid_from < self.end,
-                *counts(links, None, known),
-            ]
-            if start is not None:
-                where.append(links.c.valid_from >= start)
-            query = (
-                sa.select(links.c.item_id, e.c.position, e.c.key, e.c.recorded)
-                .select_from(links.join(e, e.c.position == links.c.event))
-                .where(*where)
-            )
-            for item, position, key, recorded in self.conn.execute(query):
-                cache[item].append((int(position), str(key), recorded))
+            for item, position, key, recorded in query.rows(
+                self.conn, ids=chunk, end=self.end, known_at=known, start=start
+            ):
+                cache[item].append((int(position), str(key), time(recorded)))
 
     def _recorded_between(self, types: Sequence[str]) -> list[int]:
         """Positions of the events of `types` recorded between the two transaction times."""
@@ -309,3 +320,160 @@ class IndexedDiff:
             if not isinstance(target.event, FIXES) and target.position is not None:
                 found.setdefault(target.position, set()).add(Ref.of(fix))
         return found
+
+
+@attrs.frozen
+class _Shape:
+    """What a diff's search for candidates asks, that changes the query's text."""
+
+    sections: tuple[str, ...]
+    before_known: bool
+    after_known: bool
+    recorded: bool
+    recorded_high: bool
+    dossier: bool
+    issue: bool
+    actor: bool
+
+
+def _since(
+    column: sa.ColumnElement[dt.datetime], low: str, high: str | None
+) -> sa.ColumnElement[bool]:
+    """`_between` with the times as parameters `low` and `high` (None: no upper end)."""
+    start = column >= sa.bindparam(low, type_=column.type)
+    return start if high is None else sa.and_(start, column < sa.bindparam(high, type_=column.type))
+
+
+def _conditions(versions: VersionTable, shape: _Shape) -> list[sa.ColumnElement[bool]]:
+    """The diff's filter in SQL, its values parameters ``dossier``, ``issue``, ``actor``,
+    as far as columns allow: `Filter.keeps` checks lists once decoded."""
+    c = versions.table.c
+    found: list[sa.ColumnElement[bool]] = []
+    if shape.dossier:
+        found.append(c.dossier == sa.bindparam("dossier"))
+    if shape.issue:
+        found.append(c.issue == sa.bindparam("issue"))
+    fields = ACTOR_FIELDS[versions.section]
+    if shape.actor and all(not isinstance(c[f].type, sa.JSON) for f in fields):
+        found.append(sa.or_(*(c[f] == sa.bindparam("actor") for f in fields)))
+    return found
+
+
+@functools.cache
+def _candidates_query(shape: _Shape) -> Prepared:
+    """(section, item id) of the items that may differ, of every section at once: those
+    with a version starting between the two dates, those whose certainty turns between
+    them, and those recorded or superseded between the two transaction times."""
+
+    def build(dialect: str) -> sa.CompoundSelect[Any]:
+        queries = []
+        for section in shape.sections:
+            versions = VERSIONS[section]
+            t, c = versions.table, versions.table.c
+            where = _conditions(versions, shape)
+            named = [sa.literal_column(f"'{section}'").label("section"), c.item_id]
+            queries.append(
+                sa.select(*named).where(
+                    _since(c.valid_from, "start", "end"),
+                    *prepared.known(t, shape.after_known, "after_known"),
+                    *where,
+                )
+            )
+            if versions.certain:
+                sides = [
+                    ("from_", "before_known", shape.before_known),
+                    ("to", "after_known", shape.after_known),
+                ]
+                for as_of, known, given in sides:
+                    queries.append(
+                        sa.select(*named).where(
+                            c.certain_from > sa.bindparam("start", type_=c.certain_from.type),
+                            c.certain_from <= sa.bindparam("end", type_=c.certain_from.type),
+                            *prepared.in_force(t, as_of),
+                            *prepared.known(t, given, known),
+                            *where,
+                        )
+                    )
+            if shape.recorded:
+                high = "high" if shape.recorded_high else None
+                for column in (c.recorded_from, c.recorded_to):
+                    queries.append(sa.select(*named).where(_since(column, "low", high), *where))
+        return sa.union_all(*queries)
+
+    return Prepared(build)
+
+
+@functools.cache
+def _pressed_query(recorded: bool, recorded_high: bool) -> Prepared:
+    """`IndexedDiff._pressed`: (dossier, target, issue) of the pressure that began between
+    the two dates, or was recorded or superseded between the two transaction times."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        c = VERSIONS["pressure"].table.c
+        began: sa.ColumnElement[bool] = _since(c.valid_from, "start", "end")
+        if recorded:
+            high = "high" if recorded_high else None
+            began = sa.or_(began, _since(c.recorded_from, "low", high))
+            began = sa.or_(began, _since(c.recorded_to, "low", high))
+        return sa.select(c.dossier, c.target, c.issue).distinct().where(began)
+
+    return Prepared(build)
+
+
+@functools.cache
+def _links_query(known_at: bool, start: bool) -> Prepared:
+    """(item, position, key, recorded) of the events linked to the items ``ids`` as known
+    at ``known_at``, from versions starting before ``end`` (and from ``start``)."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        links, e = state_events, events_table
+        where = [
+            prepared.member(links.c.item_id, "ids", dialect),
+            links.c.valid_from < sa.bindparam("end", type_=links.c.valid_from.type),
+            *prepared.known(links, known_at),
+        ]
+        if start:
+            where.append(links.c.valid_from >= sa.bindparam("start", type_=links.c.valid_from.type))
+        return (
+            sa.select(links.c.item_id, e.c.position, e.c.key, e.c.recorded)
+            .select_from(links.join(e, e.c.position == links.c.event))
+            .where(*where)
+        )
+
+    return Prepared(build)
+
+
+def _pressure_on(dialect: str) -> sa.Select[Any]:
+    p = VERSIONS["pressure"].table.c
+    return (
+        sa.select(p.item_id, p.target, p.issue)
+        .distinct()
+        .where(p.dossier == sa.bindparam("dossier"), prepared.member(p.target, "targets", dialect))
+    )
+
+
+_PRESSURE_ON = Prepared(_pressure_on)
+"""(item id, target, issue) of the pressure items on the actors ``targets`` of one
+``dossier``: by the index on (dossier, target, issue)."""
+
+
+def _positions(dialect: str) -> sa.Select[Any]:
+    s = state_items.c
+    return sa.select(s.id).where(
+        s.section == "positions",
+        s.dossier == sa.bindparam("dossier"),
+        prepared.member(s.key, "keys", dialect),
+    )
+
+
+_POSITIONS = Prepared(_positions)
+"""The ids of the positions of ``dossier`` with the keys (`key_text`) ``keys``."""
+
+
+def _items(dialect: str) -> sa.Select[Any]:
+    s = state_items.c
+    return sa.select(s.id, s.section, s.dossier, s.key).where(prepared.member(s.id, "ids", dialect))
+
+
+_ITEMS = Prepared(_items)
+"""The section, dossier and key of the items ``ids``."""

@@ -55,7 +55,6 @@ from projections.positions import Pledged
 from projections.record import FIXES, UNCATEGORISED, fold_order
 from projections.refs import Ref, uuid_int
 from timeline.readmodels import catalogue, versions
-from timeline.readmodels.reader import key_text
 from timeline.readmodels.records import Change, Records
 from timeline.readmodels.tables import (
     DECLARED,
@@ -64,6 +63,7 @@ from timeline.readmodels.tables import (
     dossier_publishers,
     dossier_types,
     item_names,
+    key_text,
     pending_references,
     state_events,
     state_items,

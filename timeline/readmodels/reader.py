@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import heapq
 import itertools
-import json
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -32,60 +33,27 @@ from projections.diff import Diff
 from projections.fold import Version
 from projections.positions import Position
 from projections.refs import Ref
-from projections.state import ACTOR_FIELDS, EVERYTHING, Context, Filter, Item, Key, finish
+from projections.state import EVERYTHING, Context, Filter, Item, Key, finish
+from timeline.readmodels import prepared
+from timeline.readmodels.prepared import Prepared
 from timeline.readmodels.tables import (
     VERSIONS,
     VersionTable,
     declared_items,
     item_names,
+    key_text,
     state_events,
     state_items,
 )
 from timeline.store import EventStore, rows
 from timeline.store.schema import events as events_table
 
+_BY_NAME = operator.attrgetter("dossier", "key")
+"""The order of `Ref`, without the comparisons attrs writes for it (a tenth of a diff)."""
+
 Versioned = tuple[dt.datetime, dt.datetime | None, Any]
 """(valid_from, valid_to, item with its causes)."""
 PAGE = 5_000
-
-
-def counts(
-    table: sa.FromClause, as_of: dt.datetime | None, known_at: dt.datetime | None
-) -> list[sa.ColumnElement[bool]]:
-    """The rows of a version or link table that count as of `as_of`, as known at `known_at`.
-
-    `as_of` None leaves valid time open (every version known at `known_at`).
-    """
-    c = table.c
-    found: list[sa.ColumnElement[bool]] = []
-    if as_of is not None:
-        found += [c.valid_from < as_of, sa.or_(c.valid_to.is_(None), c.valid_to >= as_of)]
-    if known_at is None:
-        found.append(c.recorded_to.is_(None))
-    else:
-        found += [
-            c.recorded_from < known_at,
-            sa.or_(c.recorded_to.is_(None), c.recorded_to >= known_at),
-        ]
-    return found
-
-
-def _key_columns(versions: VersionTable) -> list[sa.Column[Any]]:
-    return [versions.table.c[name] for f in versions.keys for name in f.names]
-
-
-def conditions(versions: VersionTable, where: Filter) -> list[sa.ColumnElement[bool]]:
-    """A filter in SQL, as far as columns allow; `Filter.keeps` checks lists once decoded."""
-    c = versions.table.c
-    found: list[sa.ColumnElement[bool]] = []
-    if where.dossier is not None:
-        found.append(c.dossier == where.dossier)
-    if where.issue is not None:
-        found.append(c.issue == where.issue)
-    fields = ACTOR_FIELDS[versions.section]
-    if where.actor is not None and all(not isinstance(c[f].type, sa.JSON) for f in fields):
-        found.append(sa.or_(*(c[f] == where.actor for f in fields)))
-    return found
 
 
 def _pressing(
@@ -161,9 +129,109 @@ def _always(actors: tuple[str, ...]) -> Callable[[str, str, str], tuple[str, ...
     return lambda dossier, target, issue: actors
 
 
-def key_text(key: Sequence[str]) -> str:
-    """An item's key after its dossier, as the JSON array `state_items.key` holds."""
-    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
+@functools.cache
+def _in_force_query(section: str, known_at: bool) -> Prepared:
+    """`Reader.in_force`: parameters ``items`` (ids), ``as_of`` and ``known_at``."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        v, s = VERSIONS[section].table.alias(), state_items
+        as_of = sa.bindparam("as_of", type_=v.c.valid_from.type)
+        latest = (
+            sa.select(v.c.id)
+            .where(v.c.item_id == s.c.id, v.c.valid_from < as_of, *prepared.known(v, known_at))
+            .order_by(v.c.valid_from.desc())
+            .limit(1)
+            .correlate(s)
+            .scalar_subquery()
+        )
+        return sa.select(latest).where(prepared.member(s.c.id, "items", dialect))
+
+    return Prepared(build)
+
+
+@functools.cache
+def _causes_query(section: str, known_at: bool) -> Prepared:
+    """`Reader.with_causes`: parameters ``ids`` (of versions) and ``known_at``."""
+    versions = VERSIONS[section]
+
+    def build(dialect: str) -> sa.Select[Any]:
+        t, links, e = versions.table, state_events, events_table
+        joined = t.outerjoin(
+            links,
+            sa.and_(
+                links.c.item_id == t.c.item_id,
+                links.c.valid_from == t.c.valid_from,
+                *prepared.known(links, known_at),
+            ),
+        ).outerjoin(e, e.c.position == links.c.event)
+        selected = [t.c.id, t.c.valid_from, t.c.valid_to, t.c.item_id, *versions.columns(), e.c.key]
+        return (
+            sa.select(*selected)
+            .select_from(joined)
+            .where(prepared.member(t.c.id, "ids", dialect))
+            .order_by(t.c.item_id, t.c.valid_from, t.c.id)
+        )
+
+    return Prepared(build)
+
+
+@functools.cache
+def _categories_query(known_at: bool, dossier: bool) -> Prepared:
+    """`Reader.categories`: parameters ``known_at`` and ``dossier``."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        d, e = declared_items, events_table
+        query = (
+            sa.select(d.c.dossier, d.c.code, d.c.category, d.c.declared, d.c.event, e.c.key)
+            .select_from(d.join(e, e.c.position == d.c.event))
+            .where(*prepared.known(d, known_at))
+        )
+        return query.where(d.c.dossier == sa.bindparam("dossier")) if dossier else query
+
+    return Prepared(build)
+
+
+@functools.cache
+def _item_ids_query(dossier: bool) -> Prepared:
+    """`Reader.item_ids`: parameters ``section``, ``key`` and ``dossier``."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        t = state_items
+        query = sa.select(t.c.id).where(
+            t.c.section == sa.bindparam("section"), t.c.key == sa.bindparam("key")
+        )
+        return query.where(t.c.dossier == sa.bindparam("dossier")) if dossier else query
+
+    return Prepared(build)
+
+
+@functools.cache
+def _versions_query(section: str, known_at: bool) -> Prepared:
+    """`Reader.history`: the ids of every version of the items ``items`` known at
+    ``known_at``."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        v = VERSIONS[section].table
+        member = prepared.member(v.c.item_id, "items", dialect)
+        return sa.select(v.c.id).where(member, *prepared.known(v, known_at))
+
+    return Prepared(build)
+
+
+@functools.cache
+def _pressure_query(known_at: bool) -> Prepared:
+    """`Reader._pressure_on`: parameters ``dossier``, ``target``, ``issue``, ``known_at``."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        p = VERSIONS["pressure"].table
+        return sa.select(p.c.valid_from, p.c.valid_to, p.c.actor).where(
+            p.c.dossier == sa.bindparam("dossier"),
+            p.c.target == sa.bindparam("target"),
+            p.c.issue == sa.bindparam("issue"),
+            *prepared.known(p, known_at),
+        )
+
+    return Prepared(build)
 
 
 class Reader:
@@ -176,34 +244,23 @@ class Reader:
     # -- versions ------------------------------------------------------------------
 
     def in_force(
-        self, versions: VersionTable, items: Any, as_of: dt.datetime, known_at: dt.datetime | None
-    ) -> sa.Select[tuple[int]]:
-        """The version of each item (ids `items` of `state_items`, a list or a query) that
-        counts as of `as_of`, as known at `known_at`.
+        self,
+        conn: Connection,
+        versions: VersionTable,
+        items: Sequence[int],
+        as_of: dt.datetime,
+        known_at: dt.datetime | None,
+    ) -> list[int]:
+        """The id of the version of each item (ids of `state_items`) that counts as of
+        `as_of`, as known at `known_at`; items with none have none.
 
         It is the latest to begin before `as_of` of those known then (the versions
         of an item known at one time follow each other without gaps): one seek
         backwards in the index on (item_id, valid_from) per item, whatever the
         length of its history."""
-        # An alias: inside `with_causes` the version table itself must not correlate.
-        v, s = versions.table.alias(), state_items
-        latest = (
-            sa.select(v.c.id)
-            .where(v.c.item_id == s.c.id, v.c.valid_from < as_of, *counts(v, None, known_at))
-            .order_by(v.c.valid_from.desc())
-            .limit(1)
-            .correlate(s)
-            .scalar_subquery()
-        )
-        if isinstance(items, sa.Select):
-            return sa.select(latest).where(s.c.id.in_(items))
-        return sa.select(latest).where(rows.among(s.c.id, items, self.engine.dialect.name))
-
-    def _ids(self, conn: Connection, ids: sa.Select[Any]) -> list[int]:
-        """The version ids a query selects, read first: PostgreSQL joins a list of ids by
-        its primary key, where it would hash the whole version table to join a subquery
-        (500 ms a page of 5,000 positions at a million events, against 25 ms)."""
-        return [i for i in conn.scalars(ids) if i is not None]
+        query = _in_force_query(versions.section, known_at is not None)
+        found = query.scalars(conn, items=items, as_of=as_of, known_at=known_at)
+        return [i for i in found if i is not None]
 
     def _item_pages(
         self, conn: Connection, versions: VersionTable, where: Filter
@@ -244,35 +301,18 @@ class Reader:
         self,
         conn: Connection,
         versions: VersionTable,
-        ids: sa.Select[Any],
+        ids: Sequence[int],
         known_at: dt.datetime | None,
     ) -> list[tuple[tuple[Any, ...], Versioned]]:
         """The versions with these ids, each with its sort position and causes, by item."""
-        t, links, e = versions.table, state_events, events_table
-        joined = t.outerjoin(
-            links,
-            sa.and_(
-                links.c.item_id == t.c.item_id,
-                links.c.valid_from == t.c.valid_from,
-                *counts(links, None, known_at),
-            ),
-        ).outerjoin(e, e.c.position == links.c.event)
-        # The driver's values, decoded here: SQLAlchemy's processing of each costs more.
-        selected = [t.c.id, t.c.valid_from, t.c.valid_to, t.c.item_id, *versions.columns(), e.c.key]
-        query = (
-            sa.select(*(sa.type_coerce(c, sa.types.NullType()) for c in selected))
-            .select_from(joined)
-            .where(rows.among(t.c.id, self._ids(conn, ids), conn.dialect.name))
-            .order_by(t.c.item_id, t.c.valid_from, t.c.id)
-        )
+        query = _causes_query(versions.section, known_at is not None)
         dialect = conn.dialect.name
         raw = versions.raw(dialect)
-        time: Callable[[Any], dt.datetime] = (
-            rows.time_from_sqlite if dialect == "sqlite" else rows.time_from_postgresql
-        )
+        time = rows.time_reader(dialect)
         refs: dict[tuple[str, str], Ref] = {}
         found: list[tuple[tuple[Any, ...], Versioned]] = []
-        for _, group in itertools.groupby(conn.execute(query), key=lambda row: row[0]):
+        selected = query.rows(conn, ids=ids, known_at=known_at)
+        for _, group in itertools.groupby(selected, key=lambda row: row[0]):
             rows_ = list(group)
             first = rows_[0]
             values = raw(first[4:-1])
@@ -284,7 +324,7 @@ class Reader:
                     if ref is None:
                         ref = refs[(dossier, r[-1])] = Ref(dossier, r[-1])
                     causes.append(ref)
-            item = versions.item(values, events=tuple(sorted(causes)))
+            item = versions.item(values, events=tuple(sorted(causes, key=_BY_NAME)))
             valid_from = time(first[1])
             valid_to = None if first[2] is None else time(first[2])
             order = (first[3], first[1], first[0])
@@ -309,7 +349,7 @@ class Reader:
                 if not where.wants(name):
                     continue
                 for page in self._item_pages(conn, versions, where):
-                    ids = self.in_force(versions, page, as_of, known_at)
+                    ids = self.in_force(conn, versions, page, as_of, known_at)
                     found = self.with_causes(conn, versions, ids, known_at)
                     kept = [item for _, (_, _, item) in found if where.keeps(item)]
                     context = self.context(conn, as_of, known_at, kept, categories)
@@ -331,11 +371,8 @@ class Reader:
     ) -> list[int]:
         """The ids of the items of `section` with this key after the dossier (in `dossier`,
         or in any when None)."""
-        t = state_items
-        query = sa.select(t.c.id).where(t.c.section == section, t.c.key == key_text(key))
-        if dossier is not None:
-            query = query.where(t.c.dossier == dossier)
-        return list(conn.scalars(query))
+        query = _item_ids_query(dossier is not None)
+        return query.scalars(conn, section=section, key=key_text(key), dossier=dossier)
 
     def context(
         self,
@@ -366,16 +403,10 @@ class Reader:
     ) -> Mapping[str, Mapping[str, str]]:
         """Each dossier's item categories as known at `known_at`: the later declaration
         wins, by valid start then recording (`projections.record.declaration_order`)."""
-        d, e = declared_items, events_table
-        query = (
-            sa.select(d.c.dossier, d.c.code, d.c.category, d.c.declared, d.c.event, e.c.key)
-            .select_from(d.join(e, e.c.position == d.c.event))
-            .where(*counts(d, None, known_at))
-        )
-        if dossier is not None:
-            query = query.where(d.c.dossier == dossier)
+        query = _categories_query(known_at is not None, dossier is not None)
+        declared = query.rows(conn, known_at=known_at, dossier=dossier)
         found: dict[str, dict[str, str]] = {}
-        for name, code, category, *_ in sorted(conn.execute(query), key=lambda r: (r[0], *r[3:])):
+        for name, code, category, *_ in sorted(declared, key=lambda r: (r[0], *r[3:])):
             found.setdefault(name, {})[code] = category
         return found
 
@@ -407,9 +438,9 @@ class Reader:
         as of the first instant each is in force."""
         versions = VERSIONS[section]
         with self.engine.connect() as conn:
-            v = versions.table.alias()
-            ids = self.item_ids(conn, section, key[1:], key[0])
-            every = sa.select(v.c.id).where(v.c.item_id.in_(ids), *counts(v, None, known_at))
+            items = self.item_ids(conn, section, key[1:], key[0])
+            query = _versions_query(section, known_at is not None)
+            every = query.scalars(conn, items=items, known_at=known_at)
             found = [version for _, version in self.with_causes(conn, versions, every, known_at)]
             categories = self.categories(conn, known_at, key[0])
             pressure = self._pressure_on(conn, key, known_at) if section == "positions" else []
@@ -433,17 +464,12 @@ class Reader:
     ) -> list[Versioned]:
         """Every version of the pressure on one position (its key: dossier, actor, issue)
         known at `known_at`, as (valid_from, valid_to, the actor pressing)."""
-        p = VERSIONS["pressure"].table.c
         dossier, target, issue = position
-        query = sa.select(p.valid_from, p.valid_to, p.actor).where(
-            p.dossier == dossier,
-            p.target == target,
-            p.issue == issue,
-            *counts(VERSIONS["pressure"].table, None, known_at),
-        )
+        query = _pressure_query(known_at is not None)
+        found = query.rows(conn, dossier=dossier, target=target, issue=issue, known_at=known_at)
+        time = rows.time_from_sqlite if conn.dialect.name == "sqlite" else rows.aware
         return [
-            (rows.aware(start), rows.aware_or_none(end), actor)
-            for start, end, actor in conn.execute(query)
+            (time(start), None if end is None else time(end), actor) for start, end, actor in found
         ]
 
     # -- diff ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ contract: see the README's SQL section.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -119,7 +120,7 @@ def raw_converter(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any
     """How a raw driver value of a column of type `kind` becomes a Python value; None: as
     it comes."""
     if isinstance(kind, UTCDateTime):
-        return rows.time_from_sqlite if dialect == "sqlite" else rows.time_from_postgresql
+        return rows.time_reader(dialect)
     if isinstance(kind, sa.JSON) and dialect == "sqlite":
         return orjson.loads
     if isinstance(kind, sa.Boolean) and dialect == "sqlite":
@@ -186,6 +187,12 @@ state_items = sa.Table(
     sa.Column("key", sa.Text(), nullable=False),
     sa.UniqueConstraint("section", "dossier", "key"),
 )
+
+
+def key_text(key: Sequence[str]) -> str:
+    """An item's key after its dossier, as the JSON array `state_items.key` holds."""
+    return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
+
 
 item_names = sa.Table(
     "item_names",

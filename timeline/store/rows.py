@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -103,6 +103,11 @@ def time_from_postgresql(moment: dt.datetime) -> dt.datetime:
     return _pg_time(moment)
 
 
+def time_reader(dialect: str) -> Callable[[Any], dt.datetime]:
+    """How a time the driver of `dialect` reads comes back aware, in UTC."""
+    return time_from_sqlite if dialect == "sqlite" else time_from_postgresql
+
+
 def aware_or_none(moment: dt.datetime | None) -> dt.datetime | None:
     """An aware time as PostgreSQL takes it; a naive one is refused (see `aware`)."""
     return None if moment is None else aware(moment)
@@ -178,14 +183,15 @@ def encode(
 def execute(
     conn: Connection,
     statements: str | Sequence[str],
-    parameters: Sequence[Any] | None = None,
+    parameters: Sequence[Any] | Mapping[str, Any] | None = None,
     *,
     many: bool = False,
 ) -> Any:
     """Run statements in order on the driver of `conn`; returns the cursor of the last.
 
-    `parameters` are the last statement's. PostgreSQL gets all the statements
-    in one round trip, its parameters bound by psycopg on the client (the
+    `parameters` are the last statement's (a mapping for named ones on
+    PostgreSQL). PostgreSQL gets all the statements in one round trip, its
+    parameters bound by psycopg on the client (the
     server binds them for one statement at a time): psycopg reads ``%`` in
     every statement then, so only the last may hold one. SQLite takes them
     one by one, as cheaply. SQLAlchemy's own `exec_driver_sql` costs several

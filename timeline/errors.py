@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from events.errors import InvalidEvent, TimelineError
 
@@ -75,6 +76,17 @@ class DossierError(TimelineError, ValueError):
         if field:
             parts.append(f"field {field!r}")
         super().__init__(f"{', '.join(parts)}: {expected}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its parts, which its message does not give back (an import's
+        decoding processes send it)."""
+        return (_dossier_error, (self.file, self.line, self.expected, self.key, self.field))
+
+
+def _dossier_error(
+    file: str, line: int | None, expected: str, key: str | None, field: str | None
+) -> DossierError:
+    return DossierError(file, line, expected, key=key, field=field)
 
 
 class StoreUnavailable(TimelineError):

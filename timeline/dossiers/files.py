@@ -419,24 +419,42 @@ def _parse_jsonl(
     """The header line, then the event lines as they are read: a stream of any length
     takes the memory of one line at a time."""
     numbered = _numbered(name, lines)
-    for number, value in numbered:
+    for number, line in numbered:
+        value = _object(name, number, line)
         if "events" in value:
             expected = "expected the events on their own lines, not in the header"
             raise _fail(name, number, expected)
-        records = (Record(data=data, line=line, field_lines={}) for line, data in numbered)
-        return value, records, number
+        return value, JSONLines(name, numbered), number
     raise _fail(name, None, "expected a header line, then one event per line")
 
 
-def _numbered(name: str, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each non-blank line's number and object, checked as `_parse_jsonl` says."""
+def _numbered(name: str, lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """Each non-blank line with its number."""
     number = 0
     try:
         for number, line in enumerate(lines, start=1):
             if line.strip():
-                yield number, _object(name, number, line)
+                yield number, line
     except UnicodeDecodeError as err:
         raise _fail(name, number + 1, "expected UTF-8 text") from err
+
+
+class JSONLines(Iterator[Record]):
+    """The event lines of a JSON Lines file as they are read: each a `Record`, checked as
+    `_parse_jsonl` says, or the numbered lines themselves (`lines`), for an import to
+    decode in other processes (`timeline.dossiers.decoding`)."""
+
+    def __init__(self, name: str, lines: Iterator[tuple[int, str]]) -> None:
+        self.name, self.lines = name, lines
+
+    def __next__(self) -> Record:
+        number, line = next(self.lines)
+        return record_of(self.name, number, line)
+
+
+def record_of(name: str, number: int, line: str) -> Record:
+    """The record of one event line of a JSON Lines file."""
+    return Record(data=_object(name, number, line), line=number, field_lines={})
 
 
 def _loads(line: str) -> Any:
@@ -570,7 +588,8 @@ class _Context:
         self.sources: Mapping[str, Any] = sources
 
 
-def _envelope(context: _Context, dossier: str, record: Record) -> Envelope:
+def envelope_of(context: _Context, dossier: str, record: Record) -> Envelope:
+    """The event of one record, validated on its own."""
     data = dict(record.data)
     key = data.get("key")
     if not isinstance(key, str) or not key.strip() or "\x00" in key:
@@ -772,7 +791,7 @@ class Opened:
         """
         for record in self.records:
             try:
-                yield _envelope(self.context, self.dossier, record), record
+                yield envelope_of(self.context, self.dossier, record), record
             except DossierError as err:
                 _found(findings, err)
 
@@ -963,6 +982,15 @@ def declare_header(
         dossier=dossier_file.dossier, key=_header_id(event), occurred=DECLARED_AT, event=event
     )
     return envelope, news
+
+
+def failing_at(path: str, envelope: Envelope, record: Record) -> Fail:
+    """The errors of `envelope`'s fields, at their lines in `record`."""
+
+    def fail(field: str, expected: str) -> DossierError:
+        return DossierError(path, record.line_of(field), expected, key=envelope.key, field=field)
+
+    return fail
 
 
 def failing(dossier_file: DossierFile, envelope: Envelope) -> Fail:

@@ -22,14 +22,17 @@ from pathlib import Path
 import attrs
 
 from events import DossierDeclared, Envelope
-from timeline.dossiers import files
+from timeline.dossiers import decoding, files
 from timeline.errors import DossierError, DuplicateEvent
-from timeline.store.event_store import Appending
+from timeline.store.event_store import Appending, EventStore
 
 log = logging.getLogger("timeline.import")
 
 BATCH = 5_000
 """Events checked and appended at a time."""
+
+PARALLEL_FROM = 16 * 2**20
+"""JSON Lines files from this size (bytes) are decoded by worker processes."""
 
 Progress = Callable[[str, int], None]
 """Told the file being read and the events read so far."""
@@ -57,8 +60,17 @@ class _Held:
 class Import:
     """One import into one transaction (`EventStore.appending`)."""
 
-    def __init__(self, session: Appending, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        session: Appending,
+        batch: int = BATCH,
+        *,
+        workers: int | None = None,
+        parallel_from: int = PARALLEL_FROM,
+    ) -> None:
         self.session, self.batch = session, batch
+        self._pool = decoding.Pool(decoding.workers() if workers is None else workers)
+        self._parallel_from = parallel_from
         self._codes: dict[str, files.Codes] = {}
         self._held: list[_Held] = []
         self._appended: collections.Counter[str] = collections.Counter()
@@ -69,9 +81,12 @@ class Import:
 
     def run(self, paths: Sequence[Path], progress: Progress | None = None) -> Report:
         """Import every file, then resolve what was held; raises at the first error."""
-        for path in paths:
-            with files.opened(path) as found:
-                self._file(found, progress)
+        try:
+            for path in paths:
+                with files.opened(path) as found:
+                    self._file(found, progress)
+        finally:
+            self._pool.close()
         self._resolve_held()
         dossiers = list(self._codes)  # every dossier a file named, in order
         return Report(
@@ -92,12 +107,76 @@ class Import:
             self.stored += len(self.session.append({found.dossier: [declaration]}))
             self._declared.setdefault(found.dossier, []).extend(news)
         known, read = codes.known(), 0
-        for chunk in _batched(found.envelopes(), self.batch):
-            self._append(found, chunk, known)
-            read += len(chunk)
-            if progress is not None:
-                progress(found.path, read)
+        if self._decoded_elsewhere(found):
+            assert isinstance(found.records, files.JSONLines)
+            dialect = self.session.conn.dialect.name
+            lines = found.records.lines
+            for batch in self._pool.batches(found, lines, known, dialect, self.batch):
+                self._append_decoded(found, batch, known)
+                read += len(batch.decoded)
+                if progress is not None:
+                    progress(found.path, read)
+        else:
+            for chunk in _batched(found.envelopes(), self.batch):
+                self._append(found, chunk, known)
+                read += len(chunk)
+                if progress is not None:
+                    progress(found.path, read)
         log.info("read %s: %d events, checked", found.path, read)
+
+    def _decoded_elsewhere(self, found: files.Opened) -> bool:
+        """Whether worker processes decode the file: a JSON Lines file of at least
+        `parallel_from` bytes, on a machine with cores to spare."""
+        if not self._pool.size or not isinstance(found.records, files.JSONLines):
+            return False
+        try:
+            return Path(found.path).stat().st_size >= self._parallel_from
+        except OSError:  # standard input
+            return False
+
+    def _append_decoded(
+        self, found: files.Opened, batch: decoding.Batch, known: files.Known
+    ) -> None:
+        """A batch decoded by the workers: its keys checked, its rows appended, then its
+        references checked against what they name (the batch itself included)."""
+        if batch.error is not None:  # as the serial path, before the batch's own checks
+            raise batch.error
+        if batch.decoded:
+            EventStore.check_name("dossier", found.dossier, batch.decoded[0].key)
+        lines: dict[str, int] = {}
+        for decoded in batch.decoded:
+            if decoded.key in lines:
+                duplicate = f"duplicate key, first used on line {lines[decoded.key]}"
+                raise DossierError(
+                    found.path, decoded.line, duplicate, key=decoded.key, field="key"
+                )
+            lines[decoded.key] = decoded.line
+            EventStore.check_name("key", decoded.key, decoded.key)
+        appended = self.session.append_facts(found.dossier, [d.fact for d in batch.decoded])
+        if appended is None:  # an event already stored: the envelopes sort out which
+            self._append(found, [self._again(found, d, batch) for d in batch.decoded], known)
+            return
+        self.stored += appended
+        self._appended[found.dossier] += appended
+        referring = [self._again(found, d, batch) for d in batch.decoded if d.references]
+        wanted = {ref for envelope, _ in referring for ref in envelope.event.references().values()}
+        stored = self.session.find(found.dossier, wanted)
+        for envelope, record in referring:
+            fail = files.failing_at(found.path, envelope, record)
+            for field, ref in envelope.event.references().items():
+                target = stored.get(ref)
+                if target is None:
+                    self._held.append(_Held(envelope=envelope, field=field, ref=ref, fail=fail))
+                else:
+                    files.check_target(envelope, field, ref, target, known, fail)
+
+    @staticmethod
+    def _again(
+        found: files.Opened, decoded: decoding.Decoded, batch: decoding.Batch
+    ) -> tuple[Envelope, files.Record]:
+        """An event a worker decoded, decoded again here from its line."""
+        record = files.record_of(found.path, decoded.line, batch.lines[decoded.line])
+        return files.envelope_of(found.context, found.dossier, record), record
 
     def _append(
         self,
@@ -118,7 +197,7 @@ class Import:
         wanted = {ref for e, _ in chunk for ref in e.event.references().values()} - set(names)
         stored = self.session.find(found.dossier, wanted)
         for envelope, record in chunk:
-            fail = _failing(found.path, envelope, record)
+            fail = files.failing_at(found.path, envelope, record)
             files.check_codes(known, envelope.event, fail)
             for field, ref in envelope.event.references().items():
                 target = names.get(ref) or stored.get(ref)
@@ -164,14 +243,6 @@ class Import:
             for held in waiting:
                 target = found.get(held.ref)
                 files.check_target(held.envelope, held.field, held.ref, target, known, held.fail)
-
-
-def _failing(path: str, envelope: Envelope, record: files.Record) -> files.Fail:
-    def fail(field: str, expected: str) -> DossierError:
-        line = record.line_of(field)
-        return DossierError(path, line, expected, key=envelope.key, field=field)
-
-    return fail
 
 
 def _located(

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import attrs
 import sqlalchemy as sa
@@ -103,6 +103,15 @@ class Appending:
             return self.store._append_locked(self.conn, batches, {}, self._session)
         except sa.exc.IntegrityError as err:
             raise self.store._translate(self.conn, batches, {}, err) from err
+
+    def append_facts(self, dossier: str, facts: Sequence[rows.Fact | str]) -> int | None:
+        """Append events already encoded (`rows.fact` for SQLite, `rows.copy_text` of it
+        for PostgreSQL; their keys and names checked) to the transaction: how many, or
+        None, with nothing written, when one has an id or key already stored (the caller
+        appends the envelopes, which sorts out which)."""
+        if not facts:
+            return 0
+        return self.store._insert_facts(self.conn, dossier, facts, self._session)
 
     def find(self, dossier: str, keys_or_ids: Iterable[str]) -> dict[str, Envelope]:
         """`EventStore.find`, seeing what this transaction appended."""
@@ -185,19 +194,22 @@ class EventStore:
         envelope filed under another dossier than its own."""
         for dossier, batch in batches.items():
             for envelope in batch:
-                for field, value in (("dossier", envelope.dossier), ("key", envelope.key)):
-                    if len(value) > NAME_LENGTH:
-                        raise InvalidEvent(
-                            field, f"expected at most {NAME_LENGTH} characters", key=envelope.key
-                        )
-                    if "\x00" in value:  # PostgreSQL stores none
-                        raise InvalidEvent(field, "expected no NUL characters", key=envelope.key)
+                EventStore.check_name("dossier", envelope.dossier, envelope.key)
+                EventStore.check_name("key", envelope.key, envelope.key)
                 if envelope.dossier != dossier:
                     raise InvalidEvent(
                         "dossier",
                         f"expected {dossier!r}, got {envelope.dossier!r}",
                         key=envelope.key,
                     )
+
+    @staticmethod
+    def check_name(field: str, value: str, key: str) -> None:
+        """Refuse a dossier name or key (`field`, of the event `key`) no backend can store."""
+        if len(value) > NAME_LENGTH:
+            raise InvalidEvent(field, f"expected at most {NAME_LENGTH} characters", key=key)
+        if "\x00" in value:  # PostgreSQL stores none
+            raise InvalidEvent(field, "expected no NUL characters", key=key)
 
     @contextlib.contextmanager
     def appending(self) -> Iterator[Appending]:
@@ -314,16 +326,39 @@ class EventStore:
                         version=version,
                     )
                 )
-            closing = ["RELEASE SAVEPOINT optimistic"]
-            if session is not None:
-                session.last = max(session.last, position)
-            elif dialect == "postgresql":
-                if stored:
-                    # Delivered at commit, so a follower never wakes before it can read.
-                    closing.append(f"SELECT pg_notify('{CHANNEL}', '{position}')")
-                closing.append("COMMIT")
-            rows.insert(conn, encoded, then=closing)
+            rows.insert(conn, encoded, then=_closing(dialect, session, position, bool(stored)))
         return tuple(stored)
+
+    def _insert_facts(
+        self,
+        conn: Connection,
+        dossier: str,
+        facts: Sequence[rows.Fact | str],
+        session: _Session,
+    ) -> int | None:
+        """`Appending.append_facts` under the write lock: the facts numbered after the last
+        stored event and inserted, or None (nothing written) if one clashes with a stored
+        event."""
+        opening = ["SAVEPOINT optimistic"]
+        found, position, recorded = rows.heads(conn, [dossier], before=opening)
+        after = _Last(position, recorded)
+        session.recorded = session.recorded or self._recorded(after)
+        dialect, version = conn.dialect.name, found[0]
+        closing = _closing(dialect, session, position + len(facts), bool(facts))
+        try:
+            if dialect == "postgresql":
+                texts = cast(Sequence[str], facts)
+                rows.copy_facts(conn, texts, position + 1, version + 1, session.recorded, closing)
+            else:
+                encoded = [
+                    rows.placed(fact, position + at, version + at, session.recorded, dialect)
+                    for at, fact in enumerate(cast(Sequence[rows.Fact], facts), start=1)
+                ]
+                rows.insert(conn, encoded, then=closing)
+        except sa.exc.IntegrityError:
+            rows.execute(conn, "ROLLBACK TO SAVEPOINT optimistic")
+            return None
+        return len(facts)
 
     @staticmethod
     def _distinct(batches: Mapping[str, Sequence[Envelope]]) -> list[Envelope]:
@@ -756,6 +791,21 @@ class EventStore:
     ) -> Iterator[Envelope]:
         """Events whose valid time overlaps ``[start, end)``, in position order."""
         return self.read_all(dossier=dossier, occurred_from=start, occurred_to=end)
+
+
+def _closing(dialect: str, session: _Session | None, position: int, any_new: bool) -> list[str]:
+    """What ends an insert: the savepoint released; outside a session, on PostgreSQL, the
+    NOTIFY and the commit (a session commits at its end). A session learns its last
+    position."""
+    closing = ["RELEASE SAVEPOINT optimistic"]
+    if session is not None:
+        session.last = max(session.last, position)
+    elif dialect == "postgresql":
+        if any_new:
+            # Delivered at commit, so a follower never wakes before it can read.
+            closing.append(f"SELECT pg_notify('{CHANNEL}', '{position}')")
+        closing.append("COMMIT")
+    return closing
 
 
 def _ahead(engine: Engine) -> contextlib.AbstractContextManager[Later]:

@@ -155,29 +155,87 @@ def aware(moment: dt.datetime) -> dt.datetime:
     return moment
 
 
-def encode(
-    envelope: Envelope, position: int, version: int, recorded: dt.datetime, dialect: str
-) -> tuple[Any, ...]:
-    """The raw values of one row, in `COLUMNS` order, as `dialect` keeps them."""
-    aware(recorded)
+Fact = tuple[Any, ...]
+"""An event's row without its place in the store (`fact`): what `placed` numbers."""
+
+
+def fact(envelope: Envelope, dialect: str) -> Fact:
+    """The raw values of an event's row that do not depend on where it is stored, as
+    `dialect` keeps them: those `COLUMNS` holds but position, version and recorded."""
     occurred = envelope.occurred
     sqlite = dialect == "sqlite"
     time: Callable[[dt.datetime], Any] = _sqlite_time if sqlite else _same_time
     return (
-        position,
         envelope.id.hex if sqlite else envelope.id,
         envelope.dossier,
         envelope.key,
-        version,
         envelope.type,
         envelope.schema_version,
         time(occurred.start),
         time(occurred.end),
         str(occurred.precision),
-        time(recorded),
         _payload(envelope),
         _sources(envelope),
     )
+
+
+FACT_COLUMNS = tuple(name for name in COLUMNS if name not in ("position", "version", "recorded"))
+"""The columns of a `fact`, in its order."""
+
+
+def copy_text(values: Fact) -> str:
+    """A fact as PostgreSQL's COPY reads a row's columns (`FACT_COLUMNS`, tab-separated,
+    text escaped): built where the event is decoded, so that the appending process only
+    adds where the row goes (`copy_facts`)."""
+    return "\t".join(_copy_value(value) for value in values)
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if not isinstance(value, str):
+        return str(value)  # a number, a UUID
+    for special, escaped in _COPY_ESCAPES:
+        if special in value:
+            value = value.replace(special, escaped)
+    return value
+
+
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+"""What COPY's text format escapes, backslash first."""
+
+
+def placed(
+    values: Fact, position: int, version: int, recorded: dt.datetime, dialect: str
+) -> tuple[Any, ...]:
+    """The raw values of one row, in `COLUMNS` order: a `fact` at its place."""
+    aware(recorded)
+    id_, dossier, key, type_, schema_version, start, end, precision, payload, sources = values
+    moment = _sqlite_time(recorded) if dialect == "sqlite" else recorded
+    return (
+        position,
+        id_,
+        dossier,
+        key,
+        version,
+        type_,
+        schema_version,
+        start,
+        end,
+        precision,
+        moment,
+        payload,
+        sources,
+    )
+
+
+def encode(
+    envelope: Envelope, position: int, version: int, recorded: dt.datetime, dialect: str
+) -> tuple[Any, ...]:
+    """The raw values of one row, in `COLUMNS` order, as `dialect` keeps them."""
+    return placed(fact(envelope, dialect), position, version, recorded, dialect)
 
 
 def execute(
@@ -260,6 +318,34 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str
                 copy.write_row(row)
     except conn.dialect.loaded_dbapi.Error as err:
         # As SQLAlchemy would have raised it, so callers handle one error type.
+        failed = conn.dialect.loaded_dbapi.Error
+        raise sa.exc.DBAPIError.instance(statement, None, err, failed) from err
+    if then:
+        execute(conn, then)
+
+
+def copy_facts(
+    conn: Connection,
+    facts: Sequence[str],
+    first: int,
+    version: int,
+    recorded: dt.datetime,
+    then: Sequence[str] = (),
+) -> None:
+    """Insert facts in COPY text (`copy_text`) on PostgreSQL, numbered from position
+    `first` and, in their dossier, from `version`, then run the statements `then`."""
+    moment = aware(recorded).isoformat()
+    data = "".join(
+        f"{fact}\t{first + at}\t{version + at}\t{moment}\n" for at, fact in enumerate(facts)
+    )
+    names = ", ".join(f'"{name}"' for name in (*FACT_COLUMNS, "position", "version", "recorded"))
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a live connection inside a transaction
+    statement = f"COPY events ({names}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(data)
+    except conn.dialect.loaded_dbapi.Error as err:
         failed = conn.dialect.loaded_dbapi.Error
         raise sa.exc.DBAPIError.instance(statement, None, err, failed) from err
     if then:

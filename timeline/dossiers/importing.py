@@ -8,6 +8,13 @@ next batches' references find it. A reference to an event that comes later in
 the import is held until the end and resolved then. A key used twice meets the
 store's unique index: with other content it is an error, with the same it is
 "already present", as on a re-import.
+
+A JSON Lines file of `PARALLEL_FROM` bytes or more, on a machine with cores
+to spare, is decoded by worker processes (`timeline.dossiers.decoding`):
+this process then checks each batch's keys, appends its rows as the workers
+encoded them, and checks its references against the store, the batch
+included. The events, the errors and the lines they name are those of the
+one-process path; a batch that meets a stored event takes that path.
 """
 
 from __future__ import annotations

@@ -309,13 +309,26 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str
         if inserting or then:
             execute(conn, [*inserting, *then], [value for row in rows for value in row] or None)
         return
+
+    def rows_in(copy: Any) -> None:
+        for row in rows:
+            copy.write_row(row)
+
+    _copy_in(conn, COLUMNS, rows_in, then)
+
+
+def _copy_in(
+    conn: Connection, columns: Sequence[str], feed: Callable[[Any], None], then: Sequence[str]
+) -> None:
+    """COPY into `events` (`columns`) on `conn`'s transaction what `feed` writes to the
+    copy, then run the statements `then`."""
+    names = ", ".join(f'"{name}"' for name in columns)
     driver = conn.connection.driver_connection
     assert driver is not None  # a live connection inside a transaction
     statement = f"COPY events ({names}) FROM STDIN"
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            feed(copy)
     except conn.dialect.loaded_dbapi.Error as err:
         # As SQLAlchemy would have raised it, so callers handle one error type.
         failed = conn.dialect.loaded_dbapi.Error
@@ -338,18 +351,8 @@ def copy_facts(
     data = "".join(
         f"{fact}\t{first + at}\t{version + at}\t{moment}\n" for at, fact in enumerate(facts)
     )
-    names = ", ".join(f'"{name}"' for name in (*FACT_COLUMNS, "position", "version", "recorded"))
-    driver = conn.connection.driver_connection
-    assert driver is not None  # a live connection inside a transaction
-    statement = f"COPY events ({names}) FROM STDIN"
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.write(data)
-    except conn.dialect.loaded_dbapi.Error as err:
-        failed = conn.dialect.loaded_dbapi.Error
-        raise sa.exc.DBAPIError.instance(statement, None, err, failed) from err
-    if then:
-        execute(conn, then)
+    columns = (*FACT_COLUMNS, "position", "version", "recorded")
+    _copy_in(conn, columns, lambda copy: copy.write(data), then)
 
 
 def heads(

@@ -4,7 +4,7 @@ Reading an event from its line (parsing, validating, building the envelope,
 checking its codes, encoding its row) costs an import more than the store
 takes to append it; in one process that work and the append take turns.
 Here worker processes decode a batch of lines each and send back what the
-importing process needs of every event: its key and id, its line, the
+importing process needs of every event: its key, its line, the
 references it makes, and its row without its place in the store
 (`rows.fact`), which the store numbers and appends as it is. Batches come
 back in file order, a few ahead at most, so memory still holds a few
@@ -36,7 +36,6 @@ class Decoded(NamedTuple):
     """What the importer needs of one event a worker decoded."""
 
     key: str
-    id: str
     line: int
     references: tuple[tuple[str, str], ...]
     """(field, reference) of each event it names."""
@@ -130,5 +129,5 @@ def _decode(task: _Task) -> _Decoded:
         references = tuple(envelope.event.references().items())
         values = rows.fact(envelope, task.dialect)
         fact = rows.copy_text(values) if task.dialect == "postgresql" else values
-        decoded.append(Decoded(envelope.key, str(envelope.id), number, references, fact))
+        decoded.append(Decoded(envelope.key, number, references, fact))
     return decoded, None

@@ -4,8 +4,8 @@ Reading an event from its line (parsing, validating, building the envelope,
 checking its codes, encoding its row) costs an import more than the store
 takes to append it; in one process that work and the append take turns.
 Here worker processes decode a batch of lines each and send back what the
-importing process needs of every event: its key, its line, the
-references it makes, and its row without its place in the store
+importing process needs of every event: its key, its line, whether it
+names other events, and its row without its place in the store
 (`rows.fact`), which the store numbers and appends as it is. Batches come
 back in file order, a few ahead at most, so memory still holds a few
 batches whatever the file's size, and the first error in the file is the
@@ -37,8 +37,8 @@ class Decoded(NamedTuple):
 
     key: str
     line: int
-    references: tuple[tuple[str, str], ...]
-    """(field, reference) of each event it names."""
+    refers: bool
+    """Whether it names other events (the importer decodes it again to check them)."""
     fact: rows.Fact | str
     """Its row without its place: `rows.fact`, as COPY text on PostgreSQL."""
 
@@ -126,8 +126,8 @@ def _decode(task: _Task) -> _Decoded:
             files.check_codes(task.known, envelope.event, fail)
         except DossierError as err:
             return decoded, err
-        references = tuple(envelope.event.references().items())
+        refers = bool(envelope.event.references())
         values = rows.fact(envelope, task.dialect)
         fact = rows.copy_text(values) if task.dialect == "postgresql" else values
-        decoded.append(Decoded(envelope.key, number, references, fact))
+        decoded.append(Decoded(envelope.key, number, refers, fact))
     return decoded, None

@@ -165,7 +165,7 @@ class Import:
             return
         self.stored += appended
         self._appended[found.dossier] += appended
-        referring = [self._again(found, d, batch) for d in batch.decoded if d.references]
+        referring = [self._again(found, d, batch) for d in batch.decoded if d.refers]
         wanted = {ref for envelope, _ in referring for ref in envelope.event.references().values()}
         stored = self.session.find(found.dossier, wanted)
         for envelope, record in referring:

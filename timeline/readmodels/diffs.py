@@ -45,10 +45,9 @@ if TYPE_CHECKING:
     from timeline.readmodels.reader import Reader
 
 
-def _between(
-    column: sa.ColumnElement[dt.datetime], low: dt.datetime, high: dt.datetime | None
-) -> sa.ColumnElement[bool]:
-    """``low <= column < high``, `high` None being "now", after everything."""
+def _between(column: sa.ColumnElement[dt.datetime], low: Any, high: Any) -> sa.ColumnElement[bool]:
+    """``low <= column < high`` (times, or parameters that will be), `high` None being
+    "now", after everything."""
     return column >= low if high is None else sa.and_(column >= low, column < high)
 
 
@@ -339,9 +338,9 @@ class _Shape:
 def _since(
     column: sa.ColumnElement[dt.datetime], low: str, high: str | None
 ) -> sa.ColumnElement[bool]:
-    """`_between` with the times as parameters `low` and `high` (None: no upper end)."""
-    start = column >= sa.bindparam(low, type_=column.type)
-    return start if high is None else sa.and_(start, column < sa.bindparam(high, type_=column.type))
+    """`_between` with the times as parameters named `low` and `high` (None: no upper end)."""
+    start = sa.bindparam(low, type_=column.type)
+    return _between(column, start, None if high is None else sa.bindparam(high, type_=column.type))
 
 
 def _conditions(versions: VersionTable, shape: _Shape) -> list[sa.ColumnElement[bool]]:

@@ -88,7 +88,7 @@ def known(
     table: sa.FromClause, known_at: bool, name: str = "known_at"
 ) -> list[sa.ColumnElement[bool]]:
     """The rows of a version or link table known at the time given as parameter `name`
-    (`known_at` true), or known now (false): `reader.counts` in transaction time."""
+    (`known_at` true), or known now (false), by the rule `timeline.readmodels.reader` states."""
     c = table.c
     if not known_at:
         return [c.recorded_to.is_(None)]

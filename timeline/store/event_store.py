@@ -326,7 +326,8 @@ class EventStore:
                         version=version,
                     )
                 )
-            rows.insert(conn, encoded, then=_closing(dialect, session, position, bool(stored)))
+            closing = _closing(dialect, session, position, any_new=bool(stored))
+            rows.insert(conn, encoded, then=closing)
         return tuple(stored)
 
     def _insert_facts(
@@ -344,7 +345,7 @@ class EventStore:
         after = _Last(position, recorded)
         session.recorded = session.recorded or self._recorded(after)
         dialect, version = conn.dialect.name, found[0]
-        closing = _closing(dialect, session, position + len(facts), bool(facts))
+        closing = _closing(dialect, session, position + len(facts), any_new=True)
         try:
             if dialect == "postgresql":
                 texts = cast(Sequence[str], facts)
@@ -793,7 +794,7 @@ class EventStore:
         return self.read_all(dossier=dossier, occurred_from=start, occurred_to=end)
 
 
-def _closing(dialect: str, session: _Session | None, position: int, any_new: bool) -> list[str]:
+def _closing(dialect: str, session: _Session | None, position: int, *, any_new: bool) -> list[str]:
     """What ends an insert: the savepoint released; outside a session, on PostgreSQL, the
     NOTIFY and the commit (a session commits at its end). A session learns its last
     position."""

@@ -185,14 +185,12 @@ FACT_COLUMNS = tuple(name for name in COLUMNS if name not in ("position", "versi
 
 def copy_text(values: Fact) -> str:
     """A fact as PostgreSQL's COPY reads a row's columns (`FACT_COLUMNS`, tab-separated,
-    text escaped): built where the event is decoded, so that the appending process only
-    adds where the row goes (`copy_facts`)."""
+    text escaped; a fact holds no NULL): built where the event is decoded, so that the
+    appending process only adds where the row goes (`copy_facts`)."""
     return "\t".join(_copy_value(value) for value in values)
 
 
 def _copy_value(value: object) -> str:
-    if value is None:
-        return "\\N"
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if not isinstance(value, str):

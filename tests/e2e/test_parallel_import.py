@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests import edges
 from timeline.dossiers import files, importing
 from timeline.errors import DossierError
+from timeline.interfaces.cli import main
 from timeline.store import EventStore
 
 SETTINGS = settings(
@@ -118,3 +119,39 @@ def test_a_bad_line_is_refused_as_one_process_refuses_it(
         refusals.append((error.file, error.line, error.key, error.field, error.expected))
         assert EventStore.open(fresh_url).head() == before
     assert refusals[0] == refusals[1]
+
+
+def test_an_earlier_error_comes_before_text_that_is_not_utf8(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """The importer reads lines ahead for the workers; bytes that are not UTF-8 there
+    still wait for the error of an earlier line, as in one process, which never reads
+    that far (a batch of 50 lines of 200 bytes, the bad bytes in the third)."""
+    dossier = {
+        "dossier": "unreadable",
+        "title": "Bytes that are not text",
+        "issues": {"tanks": "Tanks"},
+        "sources": {"s": {"publisher": "Wire", "published": "2023-01-25"}},
+    }
+    events = [
+        {
+            "key": f"e{number}",
+            "type": "position.stated",
+            "occurred": "2023-01-25",
+            "actor": "DEU",
+            "issue": "tanks" if number != 3 else "no-such-issue",
+            "stance": "opposed",
+            "sources": [{"cite": "s", "quote": "no " * 20}],
+        }
+        for number in range(200)
+    ]
+    path = edges.write({**dossier, "events": events}, tmp_path, "jsonl")
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:120], b'{"key": "\xff"}\n', *lines[120:]]))
+    assert main(["init", "--db", fresh_url]) == 0
+    refusals = []
+    for parallel in (True, False):
+        with pytest.raises(DossierError) as refused:
+            _import(fresh_url, path, 50, parallel=parallel)
+        refusals.append((refused.value.line, refused.value.field))
+    assert refusals == [(5, "issue"), (5, "issue")]  # the header, then e0..e3

@@ -94,13 +94,24 @@ class Pool:
             self._executor = concurrent.futures.ProcessPoolExecutor(self.size, context)
         pending: collections.deque[tuple[Future[_Decoded], list[tuple[int, str]]]]
         pending = collections.deque()
-        while chunk := list(itertools.islice(lines, size)):
-            task = _Task(found.path, found.context, found.dossier, known, dialect, chunk)
-            pending.append((self._executor.submit(_decode, task), chunk))
+        unreadable: DossierError | None = None  # raised after the lines before it
+        while unreadable is None:
+            chunk: list[tuple[int, str]] = []
+            try:
+                chunk.extend(itertools.islice(lines, size))
+            except DossierError as err:  # text that is not UTF-8
+                unreadable = err
+            if chunk:
+                task = _Task(found.path, found.context, found.dossier, known, dialect, chunk)
+                pending.append((self._executor.submit(_decode, task), chunk))
             if len(pending) > self.size:
                 yield _batch(*pending.popleft())
+            if len(chunk) < size:
+                break
         while pending:
             yield _batch(*pending.popleft())
+        if unreadable is not None:
+            raise unreadable
 
     def close(self) -> None:
         if self._executor is not None:

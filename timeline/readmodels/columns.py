@@ -12,7 +12,9 @@ when read, and kept as links (`timeline.readmodels.tables.state_events`).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import functools
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -149,6 +151,14 @@ def _occurred_of(values: Sequence[Any], _dossier: str) -> Occurred | None:
     text, start, end = values
     if text is None:
         return None
+    return _occurred(text, start, end)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _occurred(text: str, start: dt.datetime, end: dt.datetime) -> Occurred:
+    # Versions share their intervals (a day's facts, an item's every version):
+    # a dossier's state decodes a hundred thousand of them, a cache builds
+    # each once. Occurred is frozen, so sharing one is safe.
     return Occurred(start, end, precision_of(text))
 
 

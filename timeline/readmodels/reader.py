@@ -46,6 +46,7 @@ from timeline.readmodels.tables import (
     state_items,
 )
 from timeline.store import EventStore, rows
+from timeline.store.memory import collector_paused
 from timeline.store.schema import events as events_table
 
 _BY_NAME = operator.attrgetter("dossier", "key")
@@ -324,7 +325,8 @@ class Reader:
                     if ref is None:
                         ref = refs[(dossier, r[-1])] = Ref(dossier, r[-1])
                     causes.append(ref)
-            item = versions.item(values, events=tuple(sorted(causes, key=_BY_NAME)))
+            ordered = sorted(causes, key=_BY_NAME) if len(causes) > 1 else causes
+            item = versions.item(values, events=tuple(ordered))
             valid_from = time(first[1])
             valid_to = None if first[2] is None else time(first[2])
             order = (first[3], first[1], first[0])
@@ -349,11 +351,13 @@ class Reader:
                 if not where.wants(name):
                     continue
                 for page in self._item_pages(conn, versions, where):
-                    ids = self.in_force(conn, versions, page, as_of, known_at)
-                    found = self.with_causes(conn, versions, ids, known_at)
-                    kept = [item for _, (_, _, item) in found if where.keeps(item)]
-                    context = self.context(conn, as_of, known_at, kept, categories)
-                    yield from (finish(item, context) for item in kept)
+                    with collector_paused():
+                        ids = self.in_force(conn, versions, page, as_of, known_at)
+                        found = self.with_causes(conn, versions, ids, known_at)
+                        kept = [item for _, (_, _, item) in found if where.keeps(item)]
+                        context = self.context(conn, as_of, known_at, kept, categories)
+                        finished = [finish(item, context) for item in kept]
+                    yield from finished
 
     def state(
         self,
@@ -362,9 +366,13 @@ class Reader:
         known_at: dt.datetime | None = None,
         where: Filter = EVERYTHING,
     ) -> State:
-        """The state as of `as_of`, as known at `known_at` (None: now)."""
-        items = list(self.items(as_of, known_at=known_at, where=where))
-        return State.of(as_of=as_of, known_at=known_at, items=items)
+        """The state as of `as_of`, as known at `known_at` (None: now).
+
+        Its items stay alive together and hold no cycles: the collector, which
+        would walk them all again and again as they pile up, is paused."""
+        with collector_paused():
+            items = list(self.items(as_of, known_at=known_at, where=where))
+            return State.of(as_of=as_of, known_at=known_at, items=items)
 
     def item_ids(
         self, conn: Connection, section: str, key: Sequence[str], dossier: str | None = None

@@ -119,8 +119,7 @@ class IndexedDiff:
         as_of: dt.datetime,
         known: dt.datetime | None,
     ) -> list[Item]:
-        ids = self.reader.in_force(self.conn, versions, items, as_of, known)
-        found = self.reader.with_causes(self.conn, versions, ids, known)
+        found = self.reader.in_force(self.conn, versions, items, as_of, known)
         kept = [item for _, (_, _, item) in found if self.where.keeps(item)]
         categories = self.categories[known]
         context = self.reader.context(self.conn, as_of, known, kept, categories)

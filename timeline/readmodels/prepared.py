@@ -84,6 +84,15 @@ def member(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnE
     return column.in_(sa.select(sa.func.unnest(array)))
 
 
+def listed(name: str, kind: sa.types.TypeEngine[Any], dialect: str) -> sa.TableValuedAlias:
+    """The list given as parameter `name` as a table of one column, ``value``, to join
+    from: the values are probes a query makes one by one, in the index it chooses."""
+    if dialect == "sqlite":
+        return sa.func.json_each(sa.bindparam(name)).table_valued("value")
+    array = sa.bindparam(name, type_=postgresql.ARRAY(kind))
+    return sa.func.unnest(array).table_valued("value").render_derived()
+
+
 def known(
     table: sa.FromClause, known_at: bool, name: str = "known_at"
 ) -> list[sa.ColumnElement[bool]]:

@@ -130,34 +130,40 @@ def _always(actors: tuple[str, ...]) -> Callable[[str, str, str], tuple[str, ...
     return lambda dossier, target, issue: actors
 
 
-@functools.cache
-def _in_force_query(section: str, known_at: bool) -> Prepared:
-    """`Reader.in_force`: parameters ``items`` (ids), ``as_of`` and ``known_at``."""
-
-    def build(dialect: str) -> sa.Select[Any]:
-        v, s = VERSIONS[section].table.alias(), state_items
-        as_of = sa.bindparam("as_of", type_=v.c.valid_from.type)
-        latest = (
-            sa.select(v.c.id)
-            .where(v.c.item_id == s.c.id, v.c.valid_from < as_of, *prepared.known(v, known_at))
-            .order_by(v.c.valid_from.desc())
-            .limit(1)
-            .correlate(s)
-            .scalar_subquery()
-        )
-        return sa.select(latest).where(prepared.member(s.c.id, "items", dialect))
-
-    return Prepared(build)
+def _latest(section: str, known_at: bool, item: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """The id of the version of `item` in force as of ``as_of``, as known at ``known_at``:
+    the latest to begin before ``as_of`` of those known then (the versions of an item known
+    at one time follow each other without gaps), one seek backwards in the index on
+    (item_id, valid_from) whatever the length of the item's history."""
+    v = VERSIONS[section].table.alias()
+    as_of = sa.bindparam("as_of", type_=v.c.valid_from.type)
+    return (
+        sa.select(v.c.id)
+        .where(v.c.item_id == item, v.c.valid_from < as_of, *prepared.known(v, known_at))
+        .order_by(v.c.valid_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 @functools.cache
-def _causes_query(section: str, known_at: bool) -> Prepared:
-    """`Reader.with_causes`: parameters ``ids`` (of versions) and ``known_at``."""
+def _causes_query(section: str, known_at: bool, in_force: bool) -> Prepared:
+    """`Reader.with_causes` (parameters ``ids`` of versions, and ``known_at``), or with
+    `in_force` `Reader.in_force` (parameters ``items``, each once, ``as_of`` and
+    ``known_at``): one statement either way, since on PostgreSQL a statement costs about a
+    millisecond however few rows it reads, and a diff asks one per section and side."""
     versions = VERSIONS[section]
 
     def build(dialect: str) -> sa.Select[Any]:
         t, links, e = versions.table, state_events, events_table
-        joined = t.outerjoin(
+        chosen: sa.FromClause = t
+        where = []
+        if in_force:
+            asked = prepared.listed("items", state_items.c.id.type, dialect)
+            chosen = asked.join(t, t.c.id == _latest(section, known_at, asked.c.value))
+        else:
+            where.append(prepared.member(t.c.id, "ids", dialect))
+        joined = chosen.outerjoin(
             links,
             sa.and_(
                 links.c.item_id == t.c.item_id,
@@ -169,7 +175,7 @@ def _causes_query(section: str, known_at: bool) -> Prepared:
         return (
             sa.select(*selected)
             .select_from(joined)
-            .where(prepared.member(t.c.id, "ids", dialect))
+            .where(*where)
             .order_by(t.c.item_id, t.c.valid_from, t.c.id)
         )
 
@@ -251,17 +257,12 @@ class Reader:
         items: Sequence[int],
         as_of: dt.datetime,
         known_at: dt.datetime | None,
-    ) -> list[int]:
-        """The id of the version of each item (ids of `state_items`) that counts as of
-        `as_of`, as known at `known_at`; items with none have none.
-
-        It is the latest to begin before `as_of` of those known then (the versions
-        of an item known at one time follow each other without gaps): one seek
-        backwards in the index on (item_id, valid_from) per item, whatever the
-        length of its history."""
-        query = _in_force_query(versions.section, known_at is not None)
-        found = query.scalars(conn, items=items, as_of=as_of, known_at=known_at)
-        return [i for i in found if i is not None]
+    ) -> list[tuple[tuple[Any, ...], Versioned]]:
+        """The version of each item (ids of `state_items`) that counts as of `as_of`, as
+        known at `known_at`, with its sort position and causes; items with none have none."""
+        query = _causes_query(versions.section, known_at is not None, True)
+        found = query.rows(conn, items=items, as_of=as_of, known_at=known_at)
+        return self._versioned(conn, versions, found)
 
     def _item_pages(
         self, conn: Connection, versions: VersionTable, where: Filter
@@ -306,13 +307,19 @@ class Reader:
         known_at: dt.datetime | None,
     ) -> list[tuple[tuple[Any, ...], Versioned]]:
         """The versions with these ids, each with its sort position and causes, by item."""
-        query = _causes_query(versions.section, known_at is not None)
+        query = _causes_query(versions.section, known_at is not None, False)
+        return self._versioned(conn, versions, query.rows(conn, ids=ids, known_at=known_at))
+
+    def _versioned(
+        self, conn: Connection, versions: VersionTable, selected: Sequence[Any]
+    ) -> list[tuple[tuple[Any, ...], Versioned]]:
+        """Rows of `_causes_query` as versions (a row per cause), each with its sort
+        position and causes, by item."""
         dialect = conn.dialect.name
         raw = versions.raw(dialect)
         time = rows.time_reader(dialect)
         refs: dict[tuple[str, str], Ref] = {}
         found: list[tuple[tuple[Any, ...], Versioned]] = []
-        selected = query.rows(conn, ids=ids, known_at=known_at)
         for _, group in itertools.groupby(selected, key=lambda row: row[0]):
             rows_ = list(group)
             first = rows_[0]
@@ -352,8 +359,7 @@ class Reader:
                     continue
                 for page in self._item_pages(conn, versions, where):
                     with collector_paused():
-                        ids = self.in_force(conn, versions, page, as_of, known_at)
-                        found = self.with_causes(conn, versions, ids, known_at)
+                        found = self.in_force(conn, versions, page, as_of, known_at)
                         kept = [item for _, (_, _, item) in found if where.keeps(item)]
                         context = self.context(conn, as_of, known_at, kept, categories)
                         finished = [finish(item, context) for item in kept]

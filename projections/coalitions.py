@@ -22,7 +22,7 @@ import attrs
 
 from projections.items import causes, key
 from projections.positions import Position
-from projections.refs import Ref
+from projections.refs import Ref, by_name
 
 JoinOrder = tuple[dt.datetime, dt.datetime, str]
 """Where the event that committed a member falls in fold order: valid start, end, key."""
@@ -131,7 +131,9 @@ def rebuilt(
                 members[stand.actor] = stand.member
         if moves:
             current = regrouped(current, dossier, issue, moves)
-            current = attrs.evolve(current, events=tuple(sorted({m.by for m in moves})))
+            current = attrs.evolve(
+                current, events=tuple(sorted({m.by for m in moves}, key=by_name))
+            )
             found.append((start, current))
     return found
 

@@ -41,7 +41,7 @@ from projections import (
 from projections.fold import History, ItemId
 from projections.positions import Position
 from projections.record import reference
-from projections.refs import Ref, Resolver
+from projections.refs import Ref, Resolver, by_name
 from projections.state import EVERYTHING, SECTIONS, Filter, Item, Key, State
 
 REMOVED = "removed"
@@ -103,7 +103,7 @@ def change(
         kinds=tuple(found),
         before=before,
         after=after,
-        events=tuple(sorted(set(events))),
+        events=tuple(sorted(set(events), key=by_name)),
     )
 
 

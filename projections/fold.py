@@ -40,7 +40,7 @@ from projections import totals as totals_
 from projections.pledges import Contribution, Pledge
 from projections.positions import FirstPledge, Pledged, Position
 from projections.record import UNCATEGORISED, Record, fold_order, settle
-from projections.refs import Ref, Resolver
+from projections.refs import Ref, Resolver, by_name
 from projections.state import EVERYTHING, Context, Filter, Item, Key, State, finish
 
 FOLDED_TYPES: frozenset[str] = frozenset(
@@ -187,7 +187,9 @@ def refold(
     return [
         Step(
             start=start,
-            item=attrs.evolve(item, events=tuple(sorted({*found_facts, *found_effects}))),
+            item=attrs.evolve(
+                item, events=tuple(sorted({*found_facts, *found_effects}, key=by_name))
+            ),
             facts=tuple(sorted(set(found_facts))),
             effects=tuple(sorted(set(found_effects) - set(found_facts))),
         )
@@ -235,7 +237,7 @@ class DossierFold:
         self._regroup_coalitions(group)
         self._move_totals(group)
         for item_id, refs in group.causes.items():
-            item = attrs.evolve(self.current[item_id], events=tuple(sorted(set(refs))))
+            item = attrs.evolve(self.current[item_id], events=tuple(sorted(set(refs), key=by_name)))
             self.current[item_id] = item
             if self.versions is not None:
                 self.versions.setdefault(item_id, []).append((start, item))

@@ -21,7 +21,7 @@ import attrs
 
 from projections.items import causes, key
 from projections.pledges import Contribution, Pledge
-from projections.refs import Ref
+from projections.refs import Ref, by_name
 
 
 @attrs.frozen(kw_only=True)
@@ -166,7 +166,7 @@ def patched(
         if not refs:
             continue
         current = attrs.evolve(
-            moved(current, dossier, category, moved_by), events=tuple(sorted(refs))
+            moved(current, dossier, category, moved_by), events=tuple(sorted(refs, key=by_name))
         )
         result.append((start, current))
     return result

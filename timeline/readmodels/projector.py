@@ -53,7 +53,7 @@ from projections.fold import ItemId, refold, touched
 from projections.pledges import Pledge
 from projections.positions import Pledged
 from projections.record import FIXES, UNCATEGORISED, fold_order
-from projections.refs import Ref, uuid_int
+from projections.refs import Ref, by_name, uuid_int
 from timeline.readmodels import catalogue, versions
 from timeline.readmodels.records import Change, Records
 from timeline.readmodels.tables import (
@@ -719,7 +719,9 @@ class _Group:
             old_chain = [
                 (
                     r.valid_from,
-                    attrs.evolve(r.item, events=tuple(sorted(old_refs.get(r.valid_from, ())))),
+                    attrs.evolve(
+                        r.item, events=tuple(sorted(old_refs.get(r.valid_from, ()), key=by_name))
+                    ),
                 )
                 for r in plan.region
             ]
@@ -863,7 +865,12 @@ class _Group:
         for link in links:
             causes.setdefault(link.valid_from, set()).add(keys[link.event])
         return [
-            (r.valid_from, attrs.evolve(r.item, events=tuple(sorted(causes.get(r.valid_from, ())))))
+            (
+                r.valid_from,
+                attrs.evolve(
+                    r.item, events=tuple(sorted(causes.get(r.valid_from, ()), key=by_name))
+                ),
+            )
             for r in region
             if r is not previous
         ]
@@ -908,7 +915,7 @@ class _Group:
         found: dict[tuple[str, str], dict[dt.datetime, list[totals_.Patch]]] = {}
         for item, chain in chains.items():
             caused = [
-                (s, attrs.evolve(p, events=tuple(sorted(causes.get((item, s), ())))))
+                (s, attrs.evolve(p, events=tuple(sorted(causes.get((item, s), ()), key=by_name))))
                 for s, p in chain
             ]
             category = categories.get(chain[0][1].item, UNCATEGORISED)

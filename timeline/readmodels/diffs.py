@@ -104,8 +104,7 @@ class IndexedDiff:
                 self.ids[(section, (dossier, *json.loads(key)))] = item_id
         for name in sections:
             for chunk in rows.chunks(sorted(candidates.get(name, ()))):
-                for as_of, known, found in sides:
-                    found += self._items(VERSIONS[name], chunk, as_of, known)
+                self._items(VERSIONS[name], chunk, sides)
         (_, _, before_items), (_, _, after_items) = sides
         self._read_pressure(before_items, after_items)
         before = State.of(as_of=self.from_, known_at=self.before_known, items=before_items)
@@ -116,14 +115,16 @@ class IndexedDiff:
         self,
         versions: VersionTable,
         items: Sequence[int],
-        as_of: dt.datetime,
-        known: dt.datetime | None,
-    ) -> list[Item]:
-        found = self.reader.in_force(self.conn, versions, items, as_of, known)
-        kept = [item for _, (_, _, item) in found if self.where.keeps(item)]
-        categories = self.categories[known]
-        context = self.reader.context(self.conn, as_of, known, kept, categories)
-        return [finish(item, context) for item in kept]
+        sides: Sequence[tuple[dt.datetime, dt.datetime | None, list[Item]]],
+    ) -> None:
+        """The items of both sides, added to each side's list."""
+        times = [(as_of, known) for as_of, known, _ in sides]
+        read = self.reader.in_force_sides(self.conn, versions, items, times)
+        for (as_of, known, items_), found in zip(sides, read, strict=True):
+            kept = [item for _, (_, _, item) in found if self.where.keeps(item)]
+            categories = self.categories[known]
+            context = self.reader.context(self.conn, as_of, known, kept, categories)
+            items_ += [finish(item, context) for item in kept]
 
     # -- what may differ --------------------------------------------------------------
 
@@ -289,7 +290,7 @@ class IndexedDiff:
         """The dossiers' categories as known at each side's transaction time."""
         return {
             known: self.reader.categories(self.conn, known, self.where.dossier)
-            for known in (self.before_known, self.after_known)
+            for known in {self.before_known, self.after_known}
         }
 
     @functools.cached_property

@@ -126,20 +126,62 @@ def _always(actors: tuple[str, ...]) -> Callable[[str, str, str], tuple[str, ...
     return lambda dossier, target, issue: actors
 
 
-def _latest(section: str, known_at: bool, item: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-    """The id of the version of `item` in force as of ``as_of``, as known at ``known_at``:
-    the latest to begin before ``as_of`` of those known then (the versions of an item known
-    at one time follow each other without gaps), one seek backwards in the index on
-    (item_id, valid_from) whatever the length of the item's history."""
+def _latest(
+    section: str, known_at: bool, item: sa.ColumnElement[Any], names: tuple[str, str]
+) -> sa.ScalarSelect[Any]:
+    """The id of the version of `item` in force as of the time given as parameter
+    ``names[0]``, as known at ``names[1]``: the latest to begin before then of those known
+    then (the versions of an item known at one time follow each other without gaps), one
+    seek backwards in the index on (item_id, valid_from) whatever the item's history."""
+    as_of, known = names
     v = VERSIONS[section].table.alias()
-    as_of = sa.bindparam("as_of", type_=v.c.valid_from.type)
     return (
         sa.select(v.c.id)
-        .where(v.c.item_id == item, v.c.valid_from < as_of, *prepared.known(v, known_at))
+        .where(
+            v.c.item_id == item,
+            v.c.valid_from < sa.bindparam(as_of, type_=v.c.valid_from.type),
+            *prepared.known(v, known_at, known),
+        )
         .order_by(v.c.valid_from.desc())
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _causes(
+    section: str, known_at: bool, dialect: str, names: tuple[str, str] | None
+) -> sa.Select[Any]:
+    """Versions with the keys of the events behind them (a row each), by item: those in
+    force of the items ``items`` as of and known at the times named `names`, or when None
+    those with the ids ``ids`` as known at ``known_at``."""
+    versions = VERSIONS[section]
+    t, links, e = versions.table, state_events, events_table
+    chosen: sa.FromClause = t
+    where = []
+    if names is not None:
+        asked = prepared.listed("items", state_items.c.id.type, dialect)
+        chosen = asked.join(t, t.c.id == _latest(section, known_at, asked.c.value, names))
+    else:
+        where.append(prepared.member(t.c.id, "ids", dialect))
+    joined = chosen.outerjoin(
+        links,
+        sa.and_(
+            links.c.item_id == t.c.item_id,
+            links.c.valid_from == t.c.valid_from,
+            *prepared.known(links, known_at, "known_at" if names is None else names[1]),
+        ),
+    ).outerjoin(e, e.c.position == links.c.event)
+    # Labelled: SQLite orders a union by the names its first part gives.
+    selected = [
+        *(t.c[name].label(name) for name in ("id", "valid_from", "valid_to", "item_id")),
+        *versions.columns(),
+        e.c.key,
+    ]
+    return sa.select(*selected).select_from(joined).where(*where)
+
+
+_ORDER = ("item_id", "valid_from", "id")
+"""The order `Reader._versioned` reads rows in: a version's rows together, by item."""
 
 
 @functools.cache
@@ -147,33 +189,25 @@ def _causes_query(section: str, known_at: bool, in_force: bool) -> Prepared:
     """`Reader.with_causes` (parameters ``ids`` of versions, and ``known_at``), or with
     `in_force` `Reader.in_force` (parameters ``items``, each once, ``as_of`` and
     ``known_at``): one statement either way, since on PostgreSQL a statement costs about a
-    millisecond however few rows it reads, and a diff asks one per section and side."""
-    versions = VERSIONS[section]
+    millisecond however few rows it reads."""
+    names = ("as_of", "known_at") if in_force else None
+    return Prepared(lambda dialect: _causes(section, known_at, dialect, names).order_by(*_ORDER))
 
-    def build(dialect: str) -> sa.Select[Any]:
-        t, links, e = versions.table, state_events, events_table
-        chosen: sa.FromClause = t
-        where = []
-        if in_force:
-            asked = prepared.listed("items", state_items.c.id.type, dialect)
-            chosen = asked.join(t, t.c.id == _latest(section, known_at, asked.c.value))
-        else:
-            where.append(prepared.member(t.c.id, "ids", dialect))
-        joined = chosen.outerjoin(
-            links,
-            sa.and_(
-                links.c.item_id == t.c.item_id,
-                links.c.valid_from == t.c.valid_from,
-                *prepared.known(links, known_at),
-            ),
-        ).outerjoin(e, e.c.position == links.c.event)
-        selected = [t.c.id, t.c.valid_from, t.c.valid_to, t.c.item_id, *versions.columns(), e.c.key]
-        return (
-            sa.select(*selected)
-            .select_from(joined)
-            .where(*where)
-            .order_by(t.c.item_id, t.c.valid_from, t.c.id)
-        )
+
+@functools.cache
+def _sides_query(section: str, known: tuple[bool, bool]) -> Prepared:
+    """`Reader.in_force_sides`: `_causes_query` in force for two sides at once (a diff's),
+    a last column naming the side; parameters ``items``, and ``as_of_0``, ``known_at_0``,
+    ``as_of_1``, ``known_at_1``."""
+
+    def build(dialect: str) -> sa.CompoundSelect[Any]:
+        sides = [
+            _causes(section, given, dialect, (f"as_of_{side}", f"known_at_{side}")).add_columns(
+                sa.literal_column(str(side)).label("side")
+            )
+            for side, given in enumerate(known)
+        ]
+        return sa.union_all(*sides).order_by("side", *_ORDER)
 
     return Prepared(build)
 
@@ -259,6 +293,25 @@ class Reader:
         query = _causes_query(versions.section, known_at is not None, True)
         found = query.rows(conn, items=items, as_of=as_of, known_at=known_at)
         return self._versioned(conn, versions, found)
+
+    def in_force_sides(
+        self,
+        conn: Connection,
+        versions: VersionTable,
+        items: Sequence[int],
+        sides: Sequence[tuple[dt.datetime, dt.datetime | None]],
+    ) -> list[list[tuple[tuple[Any, ...], Versioned]]]:
+        """`in_force` for the two sides of a diff, each (as_of, known_at), in one statement."""
+        query = _sides_query(versions.section, tuple(known is not None for _, known in sides))
+        values = {
+            f"{name}_{side}": time
+            for side, times in enumerate(sides)
+            for name, time in zip(("as_of", "known_at"), times, strict=True)
+        }
+        found: list[list[Any]] = [[] for _ in sides]
+        for row in query.rows(conn, items=items, **values):
+            found[row[-1]].append(row[:-1])
+        return [self._versioned(conn, versions, side) for side in found]
 
     def _item_pages(
         self, conn: Connection, versions: VersionTable, where: Filter

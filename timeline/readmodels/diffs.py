@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -98,10 +97,6 @@ class IndexedDiff:
         ]
         sections = tuple(name for name in VERSIONS if self.where.wants(name))
         candidates = self._candidates(sections)
-        every = sorted(i for ids in candidates.values() for i in ids)
-        for chunk in rows.chunks(every):
-            for item_id, section, dossier, key in _ITEMS.rows(self.conn, ids=chunk):
-                self.ids[(section, (dossier, *json.loads(key)))] = item_id
         for name in sections:
             for chunk in rows.chunks(sorted(candidates.get(name, ()))):
                 self._items(VERSIONS[name], chunk, sides)
@@ -121,6 +116,8 @@ class IndexedDiff:
         times = [(as_of, known) for as_of, known, _ in sides]
         read = self.reader.in_force_sides(self.conn, versions, items, times)
         for (as_of, known, items_), found in zip(sides, read, strict=True):
+            for (item_id, *_), (_, _, item) in found:
+                self.ids[(versions.section, item.key)] = item_id
             kept = [item for _, (_, _, item) in found if self.where.keeps(item)]
             categories = self.categories[known]
             context = self.reader.context(self.conn, as_of, known, kept, categories)
@@ -237,9 +234,10 @@ class IndexedDiff:
             self.pressure[(dossier, actor, issue)] = []
         for dossier, wanted in by_dossier.items():
             targets = sorted({target for target, _ in wanted})
+            issues = sorted({issue for _, issue in wanted})
             for chunk in rows.chunks(targets):
                 for item, target, issue in _PRESSURE_ON.rows(
-                    self.conn, dossier=dossier, targets=chunk
+                    self.conn, dossier=dossier, targets=chunk, issues=issues
                 ):
                     if (target, issue) in wanted:
                         self.pressure[(dossier, target, issue)].append(item)
@@ -447,13 +445,17 @@ def _pressure_on(dialect: str) -> sa.Select[Any]:
     return (
         sa.select(p.item_id, p.target, p.issue)
         .distinct()
-        .where(p.dossier == sa.bindparam("dossier"), prepared.member(p.target, "targets", dialect))
+        .where(
+            p.dossier == sa.bindparam("dossier"),
+            prepared.member(p.target, "targets", dialect),
+            prepared.member(p.issue, "issues", dialect),
+        )
     )
 
 
 _PRESSURE_ON = Prepared(_pressure_on)
-"""(item id, target, issue) of the pressure items on the actors ``targets`` of one
-``dossier``: by the index on (dossier, target, issue)."""
+"""(item id, target, issue) of the pressure items on the actors ``targets`` on the
+issues ``issues`` of one ``dossier``: by the index on (dossier, target, issue)."""
 
 
 def _positions(dialect: str) -> sa.Select[Any]:
@@ -467,12 +469,3 @@ def _positions(dialect: str) -> sa.Select[Any]:
 
 _POSITIONS = Prepared(_positions)
 """The ids of the positions of ``dossier`` with the keys (`key_text`) ``keys``."""
-
-
-def _items(dialect: str) -> sa.Select[Any]:
-    s = state_items.c
-    return sa.select(s.id, s.section, s.dossier, s.key).where(prepared.member(s.id, "ids", dialect))
-
-
-_ITEMS = Prepared(_items)
-"""The section, dossier and key of the items ``ids``."""

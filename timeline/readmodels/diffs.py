@@ -115,13 +115,13 @@ class IndexedDiff:
         """The items of both sides, added to each side's list."""
         times = [(as_of, known) for as_of, known, _ in sides]
         read = self.reader.in_force_sides(self.conn, versions, items, times)
-        for (as_of, known, items_), found in zip(sides, read, strict=True):
+        for (as_of, known, side), found in zip(sides, read, strict=True):
             for (item_id, *_), (_, _, item) in found:
                 self.ids[(versions.section, item.key)] = item_id
             kept = [item for _, (_, _, item) in found if self.where.keeps(item)]
             categories = self.categories[known]
             context = self.reader.context(self.conn, as_of, known, kept, categories)
-            items_ += [finish(item, context) for item in kept]
+            side += [finish(item, context) for item in kept]
 
     # -- what may differ --------------------------------------------------------------
 

@@ -128,15 +128,15 @@ def _always(actors: tuple[str, ...]) -> Callable[[str, str, str], tuple[str, ...
 
 def _latest(
     section: str, known_at: bool, item: sa.ColumnElement[Any], names: tuple[str, str]
-) -> sa.ScalarSelect[Any]:
-    """The id of the version of `item` in force as of the time given as parameter
-    ``names[0]``, as known at ``names[1]``: the latest to begin before then of those known
-    then (the versions of an item known at one time follow each other without gaps), one
-    seek backwards in the index on (item_id, valid_from) whatever the item's history."""
+) -> sa.Select[Any]:
+    """The version of `item` in force as of the time given as parameter ``names[0]``, as
+    known at ``names[1]``: the latest to begin before then of those known then (the
+    versions of an item known at one time follow each other without gaps), one seek
+    backwards in the index on (item_id, valid_from) whatever the item's history."""
     as_of, known = names
     v = VERSIONS[section].table.alias()
     return (
-        sa.select(v.c.id)
+        sa.select(v)
         .where(
             v.c.item_id == item,
             v.c.valid_from < sa.bindparam(as_of, type_=v.c.valid_from.type),
@@ -144,8 +144,28 @@ def _latest(
         )
         .order_by(v.c.valid_from.desc())
         .limit(1)
-        .scalar_subquery()
     )
+
+
+def _in_force(
+    section: str, known_at: bool, dialect: str, names: tuple[str, str]
+) -> tuple[sa.FromClause, sa.FromClause]:
+    """The versions in force (`_latest`) of the items ``items``, as a table to join from,
+    and the part of it whose columns are the version's.
+
+    A seek per item, written so that each backend keeps to it: PostgreSQL
+    reads a list written into the statement as that many rows, and for a few
+    thousand would rather hash the whole version table than join by id, so
+    there the version is a LATERAL subquery; SQLite, which has none, joins
+    the table on the id of each item's version."""
+    t = VERSIONS[section].table
+    asked = prepared.listed("items", state_items.c.id.type, dialect)
+    latest = _latest(section, known_at, asked.c.value, names)
+    if dialect == "sqlite":
+        version = latest.with_only_columns(latest.selected_columns.id).scalar_subquery()
+        return asked.join(t, t.c.id == version), t
+    lateral = latest.lateral(t.name)
+    return asked.join(lateral, sa.true()), lateral
 
 
 def _causes(
@@ -155,12 +175,12 @@ def _causes(
     force of the items ``items`` as of and known at the times named `names`, or when None
     those with the ids ``ids`` as known at ``known_at``."""
     versions = VERSIONS[section]
-    t, links, e = versions.table, state_events, events_table
-    chosen: sa.FromClause = t
+    links, e = state_events, events_table
+    chosen: sa.FromClause = versions.table
+    t = chosen
     where = []
     if names is not None:
-        asked = prepared.listed("items", state_items.c.id.type, dialect)
-        chosen = asked.join(t, t.c.id == _latest(section, known_at, asked.c.value, names))
+        chosen, t = _in_force(section, known_at, dialect, names)
     else:
         where.append(prepared.member(t.c.id, "ids", dialect))
     joined = chosen.outerjoin(
@@ -174,7 +194,7 @@ def _causes(
     # Labelled: SQLite orders a union by the names its first part gives.
     selected = [
         *(t.c[name].label(name) for name in ("id", "valid_from", "valid_to", "item_id")),
-        *versions.columns(),
+        *(t.c[c.name] for c in versions.columns()),
         e.c.key,
     ]
     return sa.select(*selected).select_from(joined).where(*where)

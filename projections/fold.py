@@ -237,7 +237,7 @@ class DossierFold:
         self._regroup_coalitions(group)
         self._move_totals(group)
         for item_id, refs in group.causes.items():
-            item = attrs.evolve(self.current[item_id], events=tuple(sorted(set(refs), key=by_name)))
+            item = attrs.evolve(self.current[item_id], events=tuple(sorted(set(refs))))
             self.current[item_id] = item
             if self.versions is not None:
                 self.versions.setdefault(item_id, []).append((start, item))

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from tests.conftest import PG_URL, database
 from tests.e2e.conftest import SEED
 from timeline.interfaces.cli import cli, main
+from timeline.store.memory import collector_paused
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -161,3 +164,29 @@ def test_the_totals_table_says_what_was_delivered(
         tanks = next(line for line in lines if line.startswith("│") and "main-battle-tank" in line)
         cells = [[cell.strip() for cell in row[1:-1].split(row[0])] for row in (header, tanks)]
         assert dict(zip(*cells, strict=True))["delivered"] == delivered
+
+
+@pytest.mark.postgres
+def test_commands_run_in_one_process_leave_no_connection_open(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A script or a test calling `main` many times must not run the server out of
+    connections: each command closes its own when it ends, rather than leaving them to
+    the cycle collector, which reads pause (paused here throughout). Connections are
+    what PostgreSQL runs out of, so it is the backend asked."""
+    name = "timeline-cli-connections"
+    with database("postgresql", tmp_path_factory) as fresh_url:
+        _run_commands(f"{fresh_url}&application_name={name}")
+    with psycopg.connect(PG_URL) as conn:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+        found = conn.execute(query, (name,)).fetchone()
+    assert found == (0,)
+
+
+def _run_commands(url: str) -> None:
+    assert main(["init", "--db", url]) == 0
+    assert main(["import", "--db", url, str(SEED)]) == 0
+    with collector_paused():
+        for _ in range(5):
+            assert main(["state", "--db", url, "--as-of", "2023-01-20"]) == 0
+            assert main(["diff", "--db", url, "--from", "2023-01-01", "--to", "2023-02-01"]) == 0

@@ -83,9 +83,16 @@ def _sections() -> list[str]:
 
 
 def _timeline(db: str) -> Timeline:
+    """The timeline at `db`, its connections closed when the command ends: a process that
+    runs several commands (a test, a script calling `main`) would otherwise hold them
+    until the cycle collector frees the engine, which reads may postpone."""
     from timeline.engine import Timeline
 
-    return Timeline.open(db)
+    timeline = Timeline.open(db)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(timeline.store.engine.dispose)
+    return timeline
 
 
 WHEN = When()
@@ -166,8 +173,11 @@ def init(db: str) -> None:
     from timeline.store.database import create_engine
 
     engine = create_engine(db)
-    migrate.upgrade(engine)
-    click.echo(f"Schema at revision {migrate.current_revision(engine)} in {engine.url}")
+    try:
+        migrate.upgrade(engine)
+        click.echo(f"Schema at revision {migrate.current_revision(engine)} in {engine.url}")
+    finally:
+        engine.dispose()
 
 
 @cli.command("import")

@@ -457,14 +457,22 @@ def record_of(name: str, number: int, line: str) -> Record:
     return Record(data=_object(name, number, line), line=number, field_lines={})
 
 
+_LONG_NUMBER = re.compile(r"\d{19}")
+"""Nineteen digits in a row: perhaps an integer beyond 64 bits, which orjson refuses or,
+from 3.13 on, reads as a float."""
+
+
 def _loads(line: str) -> Any:
     """A JSON value. orjson reads a line in a third of the time; what it refuses (a lone
-    surrogate, an integer beyond 64 bits, NaN) goes to the standard library, which
-    reads it as the format allows or says why not, as it always has."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
+    surrogate, NaN) or may read otherwise (an integer beyond 64 bits) goes to the
+    standard library, which reads it as the format allows or says why not, as it always
+    has."""
+    if _LONG_NUMBER.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
 
 
 def _object(name: str, number: int, line: str) -> dict[str, Any]:

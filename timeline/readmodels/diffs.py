@@ -27,7 +27,7 @@ from projections.positions import Position
 from projections.record import FIXES, reference
 from projections.refs import Ref
 from projections.state import ACTOR_FIELDS, Filter, Item, Key, finish
-from timeline.readmodels import prepared
+from timeline.readmodels import coalitions, prepared
 from timeline.readmodels.prepared import Prepared
 from timeline.readmodels.tables import (
     VERSIONS,
@@ -42,6 +42,9 @@ from timeline.store.schema import events as events_table
 
 if TYPE_CHECKING:
     from timeline.readmodels.reader import Reader
+
+_Link = tuple[int, str, dt.datetime]
+"""An event behind a version: its position, its key and when it was recorded."""
 
 
 def _between(column: sa.ColumnElement[dt.datetime], low: Any, high: Any) -> sa.ColumnElement[bool]:
@@ -86,8 +89,12 @@ class IndexedDiff:
         self.pressure: dict[Key, list[int]] = {}
         """The pressure items on each position whose `pressed_by` changes."""
         self._link_cache: dict[
-            tuple[dt.datetime | None, dt.datetime | None],
-            dict[int, list[tuple[int, str, dt.datetime]]],
+            tuple[dt.datetime | None, dt.datetime | None], dict[int, list[_Link]]
+        ] = {}
+        self.coalitions: set[tuple[str, str]] = set()
+        """(dossier, issue) of the coalitions that may differ."""
+        self._coalition_link_cache: dict[
+            tuple[dt.datetime | None, dt.datetime | None, str], dict[str, list[_Link]]
         ] = {}
 
     def run(self) -> Diff:
@@ -100,6 +107,8 @@ class IndexedDiff:
         for name in sections:
             for chunk in rows.chunks(sorted(candidates.get(name, ()))):
                 self._items(VERSIONS[name], chunk, sides)
+        if self.where.wants(coalitions.SECTION):
+            self._coalitions(sides)
         (_, _, before_items), (_, _, after_items) = sides
         self._read_pressure(before_items, after_items)
         before = State.of(as_of=self.from_, known_at=self.before_known, items=before_items)
@@ -123,10 +132,32 @@ class IndexedDiff:
             context = self.reader.context(self.conn, as_of, known, kept, categories)
             side += [finish(item, context) for item in kept]
 
+    def _coalitions(
+        self, sides: Sequence[tuple[dt.datetime, dt.datetime | None, list[Item]]]
+    ) -> None:
+        """The coalitions that may differ, read from the positions on both sides."""
+        where = self.where
+        self.coalitions = {
+            (dossier, issue)
+            for dossier, issue in coalitions.moved_between(
+                self.conn, self.start, self.end, self.after_known, self.recorded
+            )
+            if where.dossier in (None, dossier) and where.issue in (None, issue)
+        }
+        by_dossier: dict[str, list[str]] = {}
+        for dossier, issue in sorted(self.coalitions):
+            by_dossier.setdefault(dossier, []).append(issue)
+        for as_of, known, side in sides:
+            for dossier, issues in by_dossier.items():
+                found = coalitions.at(self.conn, dossier, issues, as_of, known)
+                side += [coalition for coalition in found if where.keeps(coalition)]
+
     # -- what may differ --------------------------------------------------------------
 
     def _candidates(self, sections: Sequence[str]) -> dict[str, set[int]]:
         """The ids of the items of each section that may differ between the two sides."""
+        if not sections:
+            return {}
         shape = _Shape(
             sections=tuple(sections),
             before_known=self.before_known is not None,
@@ -196,20 +227,29 @@ class IndexedDiff:
 
     def _causes(self, section: str, key: Key, before: Item | None, after: Item | None) -> set[Ref]:
         """The events behind the change of one item, by the rule of `projections.diff`."""
-        items = [self.ids[(section, key)]]
-        if (
-            isinstance(before, Position)
-            and isinstance(after, Position)
-            and before.pressed_by != after.pressed_by
-        ):
-            items += self.pressure[before.key]
+        if section == coalitions.SECTION:
+
+            def links(known: dt.datetime | None, start: dt.datetime | None) -> list[_Link]:
+                return self._coalition_links(key, known, start)
+        else:
+            items = [self.ids[(section, key)]]
+            if (
+                isinstance(before, Position)
+                and isinstance(after, Position)
+                and before.pressed_by != after.pressed_by
+            ):
+                items += self.pressure[before.key]
+
+            def links(known: dt.datetime | None, start: dt.datetime | None) -> list[_Link]:
+                return self._links(items, known, start)
+
         dossier = key[0]
-        found = {Ref(dossier, k) for _, k, _ in self._links(items, self.after_known, self.start)}
+        found = {Ref(dossier, k) for _, k, _ in links(self.after_known, self.start)}
         if self.recorded is None:
             return found
         low, high = self.recorded
         for known in (self.before_known, self.after_known):
-            for position, k, recorded in self._links(items, known, None):
+            for position, k, recorded in links(known, None):
                 if recorded >= low and (high is None or recorded < high):
                     found.add(Ref(dossier, k))
                 found |= self.fixes.get(position, set())
@@ -242,9 +282,21 @@ class IndexedDiff:
                     if (target, issue) in wanted:
                         self.pressure[(dossier, target, issue)].append(item)
 
+    def _coalition_links(
+        self, key: Key, known: dt.datetime | None, start: dt.datetime | None
+    ) -> list[_Link]:
+        """`_links` of one coalition: of the moves on its issue, read for every candidate
+        coalition of its dossier at once the first time."""
+        dossier, issue = key
+        cache = self._coalition_link_cache.setdefault((known, start, dossier), {})
+        if not cache:
+            issues = sorted({i for d, i in self.coalitions if d == dossier})
+            cache.update(coalitions.links(self.conn, dossier, issues, known, start, self.end))
+        return cache[issue]
+
     def _links(
         self, item_ids: Iterable[int], known: dt.datetime | None, start: dt.datetime | None
-    ) -> list[tuple[int, str, dt.datetime]]:
+    ) -> list[_Link]:
         """(position, key, recorded) of the events linked to these items as known at
         `known`, from versions starting before the later date (and from `start`).
 
@@ -260,7 +312,7 @@ class IndexedDiff:
 
     def _read_links(
         self,
-        cache: dict[int, list[tuple[int, str, dt.datetime]]],
+        cache: dict[int, list[_Link]],
         item_ids: Iterable[int],
         known: dt.datetime | None,
         start: dt.datetime | None,

@@ -22,10 +22,11 @@ The order within a group follows what derives from what:
 1. pledges, requests, precedents, pressure and formed coalitions fold
    their own facts;
 2. positions, which also read the first pledge of each donor (kept in
-   memory, `FirstPledges`) for their conditions;
-3. coalitions, derived from the positions on their issue (read back from
-   the table) from the earliest time any of them changed;
-4. totals, patched with what the refolded pledges add at each time
+   memory, `FirstPledges`) for their conditions; each version says whether
+   it moved its actor into or out of the issue's coalition, which is read
+   from the positions (`timeline.readmodels.coalitions`) and has no
+   versions of its own;
+3. totals, patched with what the refolded pledges add at each time
    (`projections.totals.patches`), or derived afresh for a dossier whose
    declarations changed its categories.
 """
@@ -45,10 +46,8 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from events import DossierDeclared, Envelope, RequestDecided, RequestFiled, Stance
-from projections import coalitions
+from events import DossierDeclared, Envelope, RequestDecided, RequestFiled
 from projections import totals as totals_
-from projections.coalitions import Stand
 from projections.fold import ItemId, refold, touched
 from projections.pledges import Pledge
 from projections.positions import Pledged
@@ -419,7 +418,8 @@ class _Group:
         self.positions_of: dict[Ref, int] = {Ref.of(e): e.position or 0 for e in events}
         self._filings: dict[tuple[str, str], str | None] = {}
         self._categories_changed: set[str] = set()
-        self._coalitions: dict[tuple[str, str], dt.datetime] = {}
+        self._coalitions: set[tuple[str, str]] = set()
+        """(dossier, issue) of the coalitions that committed positions may have made."""
         self._patches: dict[tuple[str, str], dict[dt.datetime, list[totals_.Patch]]] = {}
         self._first_changes: dict[tuple[str, str, str | None], dt.datetime] = {}
         self.facts: dict[int, tuple[Ref, Envelope | None]] = {}
@@ -436,7 +436,7 @@ class _Group:
             self._refold_section(section)
         self._refold_section("positions")
         self._write()
-        self._refold_coalitions()
+        self._register_coalitions()
         self._refold_totals()
         self._write()
 
@@ -709,7 +709,7 @@ class _Group:
         steps = refold(item_id, previous, sorted(facts.values(), key=fold_order), first)
         new: Chain = [(plan.previous.valid_from, previous)] if plan.previous is not None else []
         new += [(step.start, step.item) for step in steps]
-        changed = self.rewrite.replace(table, item, plan.region, new)
+        changed = self.rewrite.replace(table, item, plan.region, new, plan.previous)
         links = [(s.start, self._position(r), False) for s in steps for r in s.facts]
         links += [(s.start, self._position(r), True) for s in steps for r in s.effects]
         self.rewrite.relink(item, plan.links, links)
@@ -726,13 +726,9 @@ class _Group:
                 for r in plan.region
             ]
             self._pledge_changed(item_id, old_chain, new)
-        if section == "positions":
-            old = [(r.valid_from, r.item) for r in plan.region]
-            start = _membership_changes(old, new)
-            if start is not None:
-                dossier, _, issue = item_id[1]
-                key = (dossier, issue)
-                self._coalitions[key] = min(self._coalitions.get(key, start), start)
+        if section == "positions" and any(step.item.membership() is not None for step in steps):
+            dossier, _, issue = item_id[1]
+            self._coalitions.add((dossier, issue))
 
     def _pledge_changed(self, item_id: ItemId, old: Chain, new: Chain) -> None:
         """A refolded pledge item: its first pledge for conditions, its total's patches."""
@@ -765,70 +761,10 @@ class _Group:
 
     # -- derived sections ------------------------------------------------------------
 
-    def _refold_coalitions(self) -> None:
-        """Coalitions derived anew from the positions on their issue, from the earliest
-        time a position's membership changed."""
-        if not self._coalitions:
-            return
-        table = VERSIONS["coalitions"]
-        ids = self._ids(("coalitions", key) for key in self._coalitions)
-        starts: dict[int, dt.datetime | None] = {
-            ids[("coalitions", key)]: start for key, start in self._coalitions.items()
-        }
-        regions = versions.chains_from(self.conn, table, starts)
-        links = versions.links_of(self.conn, starts)
-        stands = self._stands()
-        for (dossier, issue), start in self._coalitions.items():
-            item = ids[("coalitions", (dossier, issue))]
-            region = regions[item]
-            previous = region[0] if region and region[0].valid_from < start else None
-            before = previous.item if previous is not None else None
-            steps = coalitions.rebuilt(before, dossier, issue, stands.get((dossier, issue), []))
-            new: Chain = [(previous.valid_from, before)] if previous is not None else []
-            self.rewrite.replace(table, item, region, [*new, *steps])
-            found = [(s, self._position(r), True) for s, found in steps for r in found.events]
-            self.rewrite.relink(item, links[item], found)
-
-    def _stands(self) -> dict[tuple[str, str], list[tuple[dt.datetime, Stand]]]:
-        """Where the current versions of positions leave their actors in their issue's
-        coalition, from each coalition's start on, by valid time."""
-        t, e = VERSIONS["positions"].table, events_table
-        by_dossier: dict[str, dict[str, dt.datetime]] = {}
-        for (dossier, issue), start in self._coalitions.items():
-            by_dossier.setdefault(dossier, {})[issue] = start
-        found: dict[tuple[str, str], list[tuple[dt.datetime, Stand]]] = {}
-        for dossier, issues in by_dossier.items():
-            query = (
-                sa.select(
-                    t.c.valid_from,
-                    t.c.issue,
-                    t.c.actor,
-                    t.c.stance,
-                    t.c.since_start,
-                    t.c.since_end,
-                    t.c.since_event,
-                    e.c.position,
-                )
-                .select_from(
-                    t.join(e, sa.and_(e.c.dossier == t.c.dossier, e.c.key == t.c.since_event))
-                )
-                .where(
-                    t.c.dossier == dossier,
-                    t.c.issue.in_(sorted(issues)),
-                    t.c.recorded_to.is_(None),
-                    t.c.valid_from >= min(issues.values()),
-                )
-                .order_by(t.c.valid_from)
-            )
-            for valid_from, issue, actor, stance, *since, key, position in self.conn.execute(query):
-                if valid_from < issues[issue]:
-                    continue
-                by = Ref(dossier, key)
-                self.positions_of[by] = position
-                member = by if stance == Stance.COMMITTED else None
-                stand = Stand(actor, member, by, (since[0], since[1], key))
-                found.setdefault((dossier, issue), []).append((valid_from, stand))
-        return found
+    def _register_coalitions(self) -> None:
+        """Give an id to each coalition a committed position may have made: the item
+        registry names every coalition that ever was, which `coalitions` reads from."""
+        self._ids(("coalitions", key) for key in self._coalitions)
 
     def _refold_totals(self) -> None:
         table = VERSIONS["totals"]
@@ -852,7 +788,7 @@ class _Group:
             before = previous.item if previous is not None else None
             steps = totals_.patched(before, dossier, category, old, changes)
             new: Chain = [(previous.valid_from, before)] if previous is not None else []
-            self.rewrite.replace(table, item, region, [*new, *steps])
+            self.rewrite.replace(table, item, region, [*new, *steps], previous)
             fresh = [(s, self._position(r), True) for s, found in steps for r in found.events]
             self.rewrite.relink(item, links, fresh)
 
@@ -951,34 +887,6 @@ def _plan(region: list[Row], links: list[Link], start: dt.datetime | None, touch
     if region and start is not None and region[0].valid_from < start:
         previous = region[0]
     return _Plan(region=region, previous=previous, links=links, touch=touch)
-
-
-def _membership_changes(old: Chain, new: Chain) -> dt.datetime | None:
-    """The earliest valid time at which two versions of a position's history leave its
-    actor differently in the coalition, or None when they never do."""
-    starts = sorted({start for start, _ in old} | {start for start, _ in new})
-    was, now = _members(old), _members(new)
-    for start in starts:
-        if _at(was, start) != _at(now, start):
-            return start
-    return None
-
-
-def _members(chain: Chain) -> list[tuple[dt.datetime, Ref | None]]:
-    return [(start, position.membership()) for start, position in chain]
-
-
-def _at(members: list[tuple[dt.datetime, Ref | None]], moment: dt.datetime) -> object:
-    """The membership in force at `moment`; a marker before the first version."""
-    found: object = _NONE
-    for start, member in members:
-        if start > moment:
-            break
-        found = member
-    return found
-
-
-_NONE = object()
 
 
 def _subject(change: Change) -> Envelope:

@@ -32,8 +32,8 @@ from projections.diff import Diff
 from projections.fold import Version
 from projections.positions import Position
 from projections.refs import Ref, by_name
-from projections.state import EVERYTHING, Context, Filter, Item, Key, finish
-from timeline.readmodels import prepared
+from projections.state import EVERYTHING, SECTIONS, Context, Filter, Item, Key, finish
+from timeline.readmodels import coalitions, prepared
 from timeline.readmodels.prepared import Prepared
 from timeline.readmodels.tables import (
     VERSIONS,
@@ -423,9 +423,13 @@ class Reader:
         particular order (`state` sorts them)."""
         with self.engine.connect() as conn:
             categories = self.categories(conn, known_at, where.dossier)
-            for name, versions in VERSIONS.items():
+            for name in SECTIONS:
                 if not where.wants(name):
                     continue
+                if name == coalitions.SECTION:
+                    yield from self._coalitions(conn, as_of, known_at, where)
+                    continue
+                versions = VERSIONS[name]
                 for page in self._item_pages(conn, versions, where):
                     with collector_paused():
                         found = self.in_force(conn, versions, page, as_of, known_at)
@@ -433,6 +437,16 @@ class Reader:
                         context = self.context(conn, as_of, known_at, kept, categories)
                         finished = [finish(item, context) for item in kept]
                     yield from finished
+
+    def _coalitions(
+        self, conn: Connection, as_of: dt.datetime, known_at: dt.datetime | None, where: Filter
+    ) -> Iterator[Item]:
+        """The coalitions `where` asks about, read from the positions, a dossier at a time."""
+        for dossier, issues in coalitions.registered(conn, where.dossier).items():
+            asked = issues if where.issue is None else [i for i in issues if i == where.issue]
+            for coalition in coalitions.at(conn, dossier, asked, as_of, known_at):
+                if where.keeps(coalition):
+                    yield coalition
 
     def state(
         self,
@@ -519,6 +533,9 @@ class Reader:
     ) -> tuple[Version, ...]:
         """Every version of one item as known at `known_at`, oldest first; derived fields
         as of the first instant each is in force."""
+        if section == coalitions.SECTION:
+            with self.engine.connect() as conn:
+                return coalitions.history(conn, key[0], key[1], known_at)
         versions = VERSIONS[section]
         with self.engine.connect() as conn:
             items = self.item_ids(conn, section, key[1:], key[0])

@@ -15,6 +15,11 @@ Rows are only ever inserted, and closed by setting ``recorded_to``; nothing
 is deleted, so "as known at K" is answered from the same rows as "as known
 now". ``certain_from`` is when the interval the version rests on ends.
 
+Coalitions have no table: who is committed on an issue is what the
+positions on it say, so a coalition is read from them
+(`timeline.readmodels.coalitions`), and each position version says whether
+it ``moved`` its actor into or out of the coalition.
+
 `state_items` gives every item an integer id; `state_events` links each
 version (item and ``valid_from``) to the events that made it, with their
 own transaction time; `declared_*` hold the names dossiers declare. Views
@@ -49,9 +54,9 @@ TABLE_NAMES = {
     "requests": "request_versions",
     "precedents": "precedent_versions",
     "pressure": "pressure_versions",
-    "coalitions": "coalition_versions",
     "formed": "formed_coalition_versions",
 }
+"""The sections kept as versions, each in a table of its own; coalitions are derived."""
 TIMES = ("valid_from", "valid_to", "recorded_from", "recorded_to")
 
 
@@ -65,6 +70,9 @@ class VersionTable:
     keys: tuple[Field, ...]
     content: tuple[Field, ...]
     certain: bool
+    chained: tuple[str, ...] = ()
+    """Columns after the content that say how a version differs from the one before it
+    in its item's chain (a position's ``moved``), as `chain_values` computes them."""
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -76,6 +84,13 @@ class VersionTable:
         for f in self.fields:
             found.extend(f.encode(getattr(item, f.name)))
         return found
+
+    def chain_values(self, before: Any, item: Any) -> tuple[Any, ...]:
+        """The `chained` columns of `item`, the version after `before` (None: the first)."""
+        if not self.chained:
+            return ()
+        was = None if before is None else before.membership()
+        return (was != item.membership(),)
 
     def item(self, values: Sequence[Any], **extra: Any) -> Any:
         """The item from its column values, with `extra` fields (causes, derived fields;
@@ -115,6 +130,10 @@ class VersionTable:
         """The key and content columns, in the order `values` and `item` use."""
         return [self.table.c[name] for f in self.fields for name in f.names]
 
+    def stored(self) -> list[sa.Column[Any]]:
+        """The key, content and chained columns: what a version row holds of its item."""
+        return [*self.columns(), *(self.table.c[name] for name in self.chained)]
+
 
 def raw_converter(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any], Any] | None:
     """How a raw driver value of a column of type `kind` becomes a Python value; None: as
@@ -141,6 +160,12 @@ def _version_table(section: str, cls: type[Any]) -> VersionTable:
         sa.Column("item_id", sa.BigInteger(), nullable=False),
     ]
     columns = [column for f in (*keys, *content) for column in f.columns()]
+    chained: tuple[str, ...] = ()
+    if section == "positions":
+        # Whether this version moves its actor into or out of the issue's
+        # coalition: what a coalition's causes are read from.
+        chained = ("moved",)
+        columns.append(sa.Column("moved", sa.Boolean(), nullable=False))
     times: list[Any] = [
         sa.Column("valid_from", UTCDateTime(), nullable=False),
         sa.Column("valid_to", UTCDateTime(), nullable=True),
@@ -161,20 +186,38 @@ def _version_table(section: str, cls: type[Any]) -> VersionTable:
         # A position's `pressed_by`: the pressure on its actor and issue.
         indexes.append(sa.Index(None, "dossier", "target", "issue", "valid_from"))
     if section == "positions":
-        # The projector derives coalitions from the current positions on one
-        # issue from some time on, and finds the positions waiting for a donor.
-        current = sa.text("recorded_to IS NULL")
+        # Coalitions are read from the committed positions on an issue and from
+        # the versions that moved them; the projector finds the positions
+        # waiting for a donor.
         waiting = sa.text("condition_actor IS NOT NULL AND recorded_to IS NULL")
         indexes += [
-            _partial(f"ix_{name}_issue_current", current, "dossier", "issue", "valid_from"),
+            _partial(
+                f"ix_{name}_committed",
+                sa.text("stance = 'committed'"),
+                "dossier",
+                "issue",
+                *TIMES,
+            ),
+            sa.Index(
+                f"ix_{name}_moved",
+                "dossier",
+                "issue",
+                "valid_from",
+                "recorded_from",
+                "recorded_to",
+                sqlite_where=sa.text("moved = 1"),
+                postgresql_where=sa.text("moved"),
+            ),
             _partial(f"ix_{name}_waiting", waiting, "dossier", "condition_actor"),
         ]
     table = sa.Table(name, metadata, *extra, *columns, *times, *indexes)
-    return VersionTable(section, cls, table, tuple(keys), tuple(content), certain)
+    return VersionTable(section, cls, table, tuple(keys), tuple(content), certain, chained)
 
 
 VERSIONS: dict[str, VersionTable] = {
-    section: _version_table(section, cls) for section, cls in SECTIONS.items()
+    section: _version_table(section, cls)
+    for section, cls in SECTIONS.items()
+    if section in TABLE_NAMES
 }
 
 state_items = sa.Table(

@@ -29,8 +29,8 @@ Chain = list[tuple[dt.datetime, Any]]
 
 @attrs.frozen
 class Row:
-    """A current version as stored: its row id, valid time, and its key and content
-    column values, decoded into the item (without causes) when asked for."""
+    """A current version as stored: its row id, valid time, and its key, content and
+    chained column values, decoded into the item (without causes) when asked for."""
 
     id: int
     valid_from: dt.datetime
@@ -58,7 +58,7 @@ class Link:
 
 def _select(versions: VersionTable) -> sa.Select[Any]:
     t = versions.table
-    return sa.select(t.c.id, t.c.item_id, t.c.valid_from, t.c.valid_to, *versions.columns())
+    return sa.select(t.c.id, t.c.item_id, t.c.valid_from, t.c.valid_to, *versions.stored())
 
 
 def _row(versions: VersionTable, found: Sequence[Any]) -> tuple[int, Row]:
@@ -185,13 +185,24 @@ class Rewrite:
         item: int,
         old: Sequence[Row],
         new: Sequence[tuple[dt.datetime, Any]],
+        previous: Row | None = None,
     ) -> bool:
-        """Replace the versions `old` of `item` by `new` (by start); whether anything changed."""
+        """Replace the versions `old` of `item` by `new` (by start); whether anything changed.
+
+        `previous`, when given, is the stored version `new` begins with: its chained
+        columns stay as stored, since the version before it is not at hand (and has
+        not changed)."""
         name = versions.table.name
         kept = {(r.valid_from, r.valid_to, r.content()): r for r in old}
         changed = False
-        for start, end, found in bounded(new):
+        before = None
+        for index, (start, end, found) in enumerate(bounded(new)):
             values = versions.values(found)
+            if index == 0 and previous is not None:
+                values += previous.values[len(values) :]
+            else:
+                values += versions.chain_values(before, found)
+            before = found
             if kept.pop((start, end, comparable(values)), None) is not None:
                 continue
             changed = True

@@ -25,7 +25,7 @@ from timeline.store.database import WRITE
 if TYPE_CHECKING:
     from alembic.config import Config
 
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 """Every revision of the migration scripts, oldest first: the last is the head."""
 _PACKAGE = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,5 @@
-"""Coalitions are read from the positions on their issue: `coalition_versions` goes.
+"""Coalitions are read from the positions on their issue; versions carry their causes
+and are indexed by dossier and valid time.
 
 Each coalition version held every member in a list, and a late fact
 rewrote every version after it: the largest of the read models. Now
@@ -6,6 +7,13 @@ rewrote every version after it: the largest of the read models. Now
 into or out of its issue's coalition, and two partial indexes (committed
 versions, moves) answer who is committed and since which move; the view
 `current_coalitions` lists each coalition's members now, one row each.
+
+Every version table gains `events`, the keys of the events behind the
+version (its links in `state_events` stay), and an index on (dossier,
+valid_from, valid_to, recorded_from, recorded_to) in place of the one on
+valid_from: a dossier's state as of any time, known at any time, is one
+range of it.
+
 The read models are emptied and built again by the projector on the next
 read (or `timeline project`), as after `timeline project --rebuild`.
 
@@ -27,14 +35,18 @@ depends_on: str | Sequence[str] | None = None
 
 Timestamp = sa.DateTime(timezone=True)
 Payload = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+SECTIONS = {
+    "positions": "position_versions",
+    "pledges": "pledge_versions",
+    "totals": "total_versions",
+    "requests": "request_versions",
+    "precedents": "precedent_versions",
+    "pressure": "pressure_versions",
+    "formed": "formed_coalition_versions",
+}
+"""The version tables that stay, by section."""
 READ_MODELS = (
-    "position_versions",
-    "pledge_versions",
-    "total_versions",
-    "request_versions",
-    "precedent_versions",
-    "pressure_versions",
-    "formed_coalition_versions",
+    *SECTIONS.values(),
     "state_items",
     "state_events",
     "item_names",
@@ -46,15 +58,31 @@ READ_MODELS = (
     "dossier_types",
     "dossier_publishers",
 )
-CURRENT_POSITIONS = (
-    "CREATE VIEW current_positions AS SELECT *, certain_from <= CURRENT_TIMESTAMP AS certain "
-    "FROM position_versions WHERE recorded_to IS NULL AND valid_to IS NULL"
-)
+TIMES = ["valid_from", "valid_to", "recorded_from", "recorded_to"]
 CURRENT_COALITIONS = (
     "CREATE VIEW current_coalitions AS SELECT dossier, issue, actor, since_event AS joined_by, "
     "since, since_start, since_end FROM position_versions "
     "WHERE recorded_to IS NULL AND valid_to IS NULL AND stance = 'committed'"
 )
+OLD_COALITIONS = (
+    "CREATE VIEW current_coalitions AS SELECT * FROM coalition_versions "
+    "WHERE recorded_to IS NULL AND valid_to IS NULL"
+)
+
+
+def _current(section: str) -> str:
+    """The view of a section's present (SQLite rebuilds a table whose columns change, and
+    PostgreSQL keeps a view's columns as they were: views are dropped and made again)."""
+    certain = "" if section == "totals" else ", certain_from <= CURRENT_TIMESTAMP AS certain"
+    return (
+        f"CREATE VIEW current_{section} AS SELECT *{certain} FROM {SECTIONS[section]} "
+        "WHERE recorded_to IS NULL AND valid_to IS NULL"
+    )
+
+
+def _drop_views() -> None:
+    for section in (*SECTIONS, "coalitions"):
+        op.execute(f"DROP VIEW current_{section}")
 
 
 def _empty() -> None:
@@ -64,9 +92,17 @@ def _empty() -> None:
 
 def upgrade() -> None:
     _empty()
-    op.execute("DROP VIEW current_coalitions")
+    _drop_views()
     op.drop_table("coalition_versions")
-    op.execute("DROP VIEW current_positions")
+    for table in SECTIONS.values():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("events", Payload, nullable=False, server_default=sa.text("'[]'"))
+            )
+            batch_op.drop_index(f"ix_{table}_valid_from")
+            batch_op.create_index(f"ix_{table}_dossier_time", ["dossier", *TIMES], unique=False)
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("events", server_default=None)
     with op.batch_alter_table("position_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_position_versions_issue_current")
         batch_op.add_column(
@@ -76,7 +112,7 @@ def upgrade() -> None:
         batch_op.alter_column("moved", server_default=None)
         batch_op.create_index(
             "ix_position_versions_committed",
-            ["dossier", "issue", "valid_from", "valid_to", "recorded_from", "recorded_to"],
+            ["dossier", "issue", *TIMES],
             unique=False,
             sqlite_where=sa.text("stance = 'committed'"),
             postgresql_where=sa.text("stance = 'committed'"),
@@ -88,14 +124,14 @@ def upgrade() -> None:
             sqlite_where=sa.text("moved = 1"),
             postgresql_where=sa.text("moved"),
         )
-    op.execute(CURRENT_POSITIONS)
+    for section in SECTIONS:
+        op.execute(_current(section))
     op.execute(CURRENT_COALITIONS)
 
 
 def downgrade() -> None:
     _empty()
-    op.execute("DROP VIEW current_coalitions")
-    op.execute("DROP VIEW current_positions")
+    _drop_views()
     with op.batch_alter_table("position_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_position_versions_moved")
         batch_op.drop_index("ix_position_versions_committed")
@@ -107,7 +143,11 @@ def downgrade() -> None:
             sqlite_where=sa.text("recorded_to IS NULL"),
             postgresql_where=sa.text("recorded_to IS NULL"),
         )
-    op.execute(CURRENT_POSITIONS)
+    for table in SECTIONS.values():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f"ix_{table}_dossier_time")
+            batch_op.drop_column("events")
+            batch_op.create_index(f"ix_{table}_valid_from", ["valid_from"], unique=False)
     op.create_table(
         "coalition_versions",
         sa.Column(
@@ -139,7 +179,6 @@ def downgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_coalition_versions_valid_from"), ["valid_from"], unique=False
         )
-    op.execute(
-        "CREATE VIEW current_coalitions AS SELECT * FROM coalition_versions "
-        "WHERE recorded_to IS NULL AND valid_to IS NULL"
-    )
+    for section in SECTIONS:
+        op.execute(_current(section))
+    op.execute(OLD_COALITIONS)

@@ -257,14 +257,15 @@ def history(
 
 @functools.cache
 def _moved_between_query(recorded: bool, recorded_high: bool, known_at: bool) -> Prepared:
-    """(dossier, issue) of the moves starting between ``start`` and ``end`` known at
-    ``known_at``, and (with `recorded`) of the position versions recorded or superseded
-    between ``low`` and ``high``: the coalitions a diff may find changed."""
+    """(dossier, issue) of the moves on the ``dossiers`` starting between ``start`` and
+    ``end`` known at ``known_at``, and (with `recorded`) of their position versions recorded
+    or superseded between ``low`` and ``high``: the coalitions a diff may find changed."""
 
     def build(dialect: str) -> sa.Select[Any]:
         t = _positions()
         c = t.c
         window = sa.and_(
+            prepared.member(c.dossier, "dossiers", dialect),
             c.moved == sa.true(),
             c.valid_from >= sa.bindparam("start", type_=c.valid_from.type),
             c.valid_from < sa.bindparam("end", type_=c.valid_from.type),
@@ -278,6 +279,7 @@ def _moved_between_query(recorded: bool, recorded_high: bool, known_at: bool) ->
             sa.and_(column >= low, column < high) if recorded_high else column >= low
             for column in (c.recorded_from, c.recorded_to)
         ]
+        between = [sa.and_(prepared.member(c.dossier, "dossiers", dialect), b) for b in between]
         return sa.select(c.dossier, c.issue).distinct().where(sa.or_(window, *between))
 
     return Prepared(build)
@@ -285,6 +287,7 @@ def _moved_between_query(recorded: bool, recorded_high: bool, known_at: bool) ->
 
 def moved_between(
     conn: Connection,
+    dossiers: Sequence[str],
     start: dt.datetime,
     end: dt.datetime,
     known_at: dt.datetime | None,
@@ -296,7 +299,7 @@ def moved_between(
     return {
         (dossier, issue)
         for dossier, issue in query.rows(
-            conn, start=start, end=end, known_at=known_at, low=low, high=high
+            conn, dossiers=dossiers, start=start, end=end, known_at=known_at, low=low, high=high
         )
     }
 

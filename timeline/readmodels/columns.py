@@ -6,8 +6,11 @@ form (`since`, "2023-W03") beside UTC timestamps (`since_start`,
 `since_end`); a quantity as `_low` and `_high`; an event reference as the
 event's key (the row's dossier is the event's); a nested value (a
 position's condition) as prefixed columns; lists as JSON, since they truly
-are lists. Derived fields and causes have no columns: they are computed
-when read, and kept as links (`timeline.readmodels.tables.state_events`).
+are lists. Derived fields have no columns: they are computed when read.
+A version's causes (`events`) are kept both ways: as the keys of its own
+events, a JSON array in the row, so that a state is read without a join per
+item, and as links (`timeline.readmodels.tables.state_events`), which say
+which versions an event made.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import attrs
 import sqlalchemy as sa
 
 from events import Occurred, Precision, Quantity
-from projections.items import CONTENT, KEY, role
+from projections.items import CAUSES, CONTENT, KEY, role
 from projections.refs import Ref
 from timeline.store.schema import NAME_LENGTH, Payload, UTCDateTime
 
@@ -229,7 +232,7 @@ def _nullable(annotation: Any, nullable: bool) -> Any:
 
 
 def item_fields(cls: type[Any]) -> tuple[list[Field], list[Field]]:
-    """The key fields and the content fields of an item class, as columns."""
+    """The key fields and the content fields (causes last) of an item class, as columns."""
     hints = typing.get_type_hints(cls)
     keys, content = [], []
     for f in attrs.fields(cls):
@@ -237,6 +240,9 @@ def item_fields(cls: type[Any]) -> tuple[list[Field], list[Field]]:
             keys.append(field_columns(f.name, hints[f.name], key=True))
         elif role(f) == CONTENT:
             content.append(field_columns(f.name, hints[f.name]))
+    content += [
+        field_columns(f.name, hints[f.name]) for f in attrs.fields(cls) if role(f) == CAUSES
+    ]
     if not keys or keys[0].name != "dossier":
         raise TypeError(f"{cls.__name__}: every item's key starts with its dossier")
     return keys, content

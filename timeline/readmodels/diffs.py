@@ -85,6 +85,7 @@ class IndexedDiff:
         self.recorded: tuple[dt.datetime, dt.datetime | None] | None = None
         if from_known_at != to_known_at:
             self.recorded = ordered(from_known_at, to_known_at)
+        self.dossiers = [where.dossier] if where.dossier is not None else reader.store.dossiers()
         self.ids: dict[tuple[str, Key], int] = {}
         self.pressure: dict[Key, list[int]] = {}
         """The pressure items on each position whose `pressed_by` changes."""
@@ -140,7 +141,7 @@ class IndexedDiff:
         self.coalitions = {
             (dossier, issue)
             for dossier, issue in coalitions.moved_between(
-                self.conn, self.start, self.end, self.after_known, self.recorded
+                self.conn, self.dossiers, self.start, self.end, self.after_known, self.recorded
             )
             if where.dossier in (None, dossier) and where.issue in (None, issue)
         }
@@ -164,7 +165,6 @@ class IndexedDiff:
             after_known=self.after_known is not None,
             recorded=self.recorded is not None,
             recorded_high=self.recorded is not None and self.recorded[1] is not None,
-            dossier=self.where.dossier is not None,
             issue=self.where.issue is not None,
             actor=self.where.actor is not None,
         )
@@ -180,7 +180,7 @@ class IndexedDiff:
             after_known=self.after_known,
             low=low,
             high=high,
-            dossier=self.where.dossier,
+            dossiers=self.dossiers,
             issue=self.where.issue,
             actor=self.where.actor,
         ):
@@ -200,7 +200,7 @@ class IndexedDiff:
         query = _pressed_query(self.recorded is not None, high is not None)
         keys: dict[str, list[str]] = {}
         for dossier, target, issue in query.rows(
-            self.conn, start=self.start, end=self.end, low=low, high=high
+            self.conn, start=self.start, end=self.end, low=low, high=high, dossiers=self.dossiers
         ):
             keys.setdefault(dossier, []).append(key_text((target, issue)))
         found: set[int] = set()
@@ -380,7 +380,6 @@ class _Shape:
     after_known: bool
     recorded: bool
     recorded_high: bool
-    dossier: bool
     issue: bool
     actor: bool
 
@@ -393,13 +392,15 @@ def _since(
     return _between(column, start, None if high is None else sa.bindparam(high, type_=column.type))
 
 
-def _conditions(versions: VersionTable, shape: _Shape) -> list[sa.ColumnElement[bool]]:
-    """The diff's filter in SQL, its values parameters ``dossier``, ``issue``, ``actor``,
-    as far as columns allow: `Filter.keeps` checks lists once decoded."""
+def _conditions(
+    versions: VersionTable, shape: _Shape, dialect: str
+) -> list[sa.ColumnElement[bool]]:
+    """The diff's filter in SQL, its values parameters ``dossiers`` (a list: the one asked
+    for, or every one, so that each branch is a range of an index led by the dossier),
+    ``issue`` and ``actor``, as far as columns allow: `Filter.keeps` checks lists once
+    decoded."""
     c = versions.table.c
-    found: list[sa.ColumnElement[bool]] = []
-    if shape.dossier:
-        found.append(c.dossier == sa.bindparam("dossier"))
+    found: list[sa.ColumnElement[bool]] = [prepared.member(c.dossier, "dossiers", dialect)]
     if shape.issue:
         found.append(c.issue == sa.bindparam("issue"))
     fields = ACTOR_FIELDS[versions.section]
@@ -419,7 +420,7 @@ def _candidates_query(shape: _Shape) -> Prepared:
         for section in shape.sections:
             versions = VERSIONS[section]
             t, c = versions.table, versions.table.c
-            where = _conditions(versions, shape)
+            where = _conditions(versions, shape, dialect)
             named = [sa.literal_column(f"'{section}'").label("section"), c.item_id]
             queries.append(
                 sa.select(*named).where(
@@ -454,8 +455,9 @@ def _candidates_query(shape: _Shape) -> Prepared:
 
 @functools.cache
 def _pressed_query(recorded: bool, recorded_high: bool) -> Prepared:
-    """`IndexedDiff._pressed`: (dossier, target, issue) of the pressure that began between
-    the two dates, or was recorded or superseded between the two transaction times."""
+    """`IndexedDiff._pressed`: (dossier, target, issue) of the pressure on the ``dossiers``
+    that began between the two dates, or was recorded or superseded between the two
+    transaction times."""
 
     def build(dialect: str) -> sa.Select[Any]:
         c = VERSIONS["pressure"].table.c
@@ -464,7 +466,11 @@ def _pressed_query(recorded: bool, recorded_high: bool) -> Prepared:
             high = "high" if recorded_high else None
             began = sa.or_(began, _since(c.recorded_from, "low", high))
             began = sa.or_(began, _since(c.recorded_to, "low", high))
-        return sa.select(c.dossier, c.target, c.issue).distinct().where(began)
+        return (
+            sa.select(c.dossier, c.target, c.issue)
+            .distinct()
+            .where(prepared.member(c.dossier, "dossiers", dialect), began)
+        )
 
     return Prepared(build)
 

@@ -15,7 +15,8 @@ keeps them; results are the driver's values (SQLite's times are text).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -31,6 +32,10 @@ Build = Callable[[str], sa.Select[Any] | sa.CompoundSelect[Any]]
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
 """The SQL; for a positional driver (SQLite) the names of its parameters in order; and
 the values the query itself gives (a ``LIMIT``, a literal)."""
+
+
+_CURSORS = itertools.count()
+"""Names for PostgreSQL's server cursors, unique within the process."""
 
 
 class Prepared:
@@ -50,14 +55,39 @@ class Prepared:
             found = self._compiled[dialect.name] = (compiled.string, order, given)
         return found
 
-    def rows(self, conn: Connection, **values: Any) -> list[Any]:
-        """The rows the query gives with these values of its parameters."""
+    def _parameters(self, conn: Connection, values: dict[str, Any]) -> tuple[str, Any]:
         text, order, given = self._text(conn)
         sqlite = conn.dialect.name == "sqlite"
         bound = {name: _bound(value, sqlite) for name, value in {**given, **values}.items()}
-        parameters: Any = bound if order is None else [bound[name] for name in order]
+        return text, bound if order is None else [bound[name] for name in order]
+
+    def rows(self, conn: Connection, **values: Any) -> list[Any]:
+        """The rows the query gives with these values of its parameters."""
+        text, parameters = self._parameters(conn, values)
         found: list[Any] = rows.execute(conn, text, parameters).fetchall()
         return found
+
+    def pages(self, conn: Connection, size: int, **values: Any) -> Iterator[list[Any]]:
+        """`rows`, `size` at a time as the driver reads them, so that memory holds one
+        page however many there are: SQLite steps through the result as it is asked;
+        PostgreSQL reads it through a cursor on the server (a client cursor would hold
+        all of it). `conn` may run other statements between pages."""
+        text, parameters = self._parameters(conn, values)
+        if conn.dialect.name == "sqlite":
+            cursor = rows.execute(conn, text, parameters)
+            while page := cursor.fetchmany(size):
+                yield page
+            return
+        driver: Any = conn.connection.driver_connection
+        with driver.cursor(name=f"pages_{next(_CURSORS)}") as cursor:
+            try:
+                cursor.execute(text, parameters)
+                while page := cursor.fetchmany(size):
+                    yield page
+            except conn.dialect.loaded_dbapi.Error as err:
+                raise sa.exc.DBAPIError.instance(
+                    text, parameters, err, conn.dialect.loaded_dbapi.Error
+                ) from err
 
     def scalars(self, conn: Connection, **values: Any) -> list[Any]:
         """The first column of `rows`."""

@@ -52,7 +52,7 @@ from projections.fold import ItemId, refold, touched
 from projections.pledges import Pledge
 from projections.positions import Pledged
 from projections.record import FIXES, UNCATEGORISED, fold_order
-from projections.refs import Ref, by_name, uuid_int
+from projections.refs import Ref, uuid_int
 from timeline.readmodels import catalogue, versions
 from timeline.readmodels.records import Change, Records
 from timeline.readmodels.tables import (
@@ -693,10 +693,7 @@ class _Group:
         section = item_id[0]
         touch = plan.touch
         facts: dict[int, Envelope] = dict(touch.added)
-        old_refs: dict[dt.datetime, set[Ref]] = {}
         for link in plan.links:
-            if not link.effect:
-                old_refs.setdefault(link.valid_from, set()).add(self.facts[link.event][0])
             if link.effect or link.event in touch.removed or link.event in facts:
                 continue
             view = self.facts[link.event][1]
@@ -716,16 +713,7 @@ class _Group:
         if not changed:
             return
         if section == "pledges":
-            old_chain = [
-                (
-                    r.valid_from,
-                    attrs.evolve(
-                        r.item, events=tuple(sorted(old_refs.get(r.valid_from, ()), key=by_name))
-                    ),
-                )
-                for r in plan.region
-            ]
-            self._pledge_changed(item_id, old_chain, new)
+            self._pledge_changed(item_id, [(r.valid_from, r.item) for r in plan.region], new)
         if section == "positions" and any(step.item.membership() is not None for step in steps):
             dossier, _, issue = item_id[1]
             self._coalitions.add((dossier, issue))
@@ -784,41 +772,13 @@ class _Group:
             if region and start is not None and region[0].valid_from < start:
                 previous = region[0]
             links = versions.links_from(self.conn, item, start)
-            old = [] if afresh else self._with_causes(region, links, previous)
+            old = [] if afresh else [(r.valid_from, r.item) for r in region if r is not previous]
             before = previous.item if previous is not None else None
             steps = totals_.patched(before, dossier, category, old, changes)
             new: Chain = [(previous.valid_from, before)] if previous is not None else []
             self.rewrite.replace(table, item, region, [*new, *steps], previous)
             fresh = [(s, self._position(r), True) for s, found in steps for r in found.events]
             self.rewrite.relink(item, links, fresh)
-
-    def _with_causes(
-        self, region: Sequence[Row], links: Sequence[Link], previous: Row | None
-    ) -> Chain:
-        """A total's stored versions after `previous`, with their causes from the links."""
-        keys = self._keys_of({link.event for link in links})
-        causes: dict[dt.datetime, set[Ref]] = {}
-        for link in links:
-            causes.setdefault(link.valid_from, set()).add(keys[link.event])
-        return [
-            (
-                r.valid_from,
-                attrs.evolve(
-                    r.item, events=tuple(sorted(causes.get(r.valid_from, ()), key=by_name))
-                ),
-            )
-            for r in region
-            if r is not previous
-        ]
-
-    def _keys_of(self, positions: set[int]) -> dict[int, Ref]:
-        known = {p: r for r, p in self.positions_of.items() if p in positions}
-        missing = positions - known.keys()
-        if missing:
-            for position, envelope in self.store.at(missing, sources=False).items():
-                known[position] = Ref.of(envelope)
-                self.positions_of[Ref.of(envelope)] = position
-        return known
 
     def _all_patches(
         self, dossier: str
@@ -835,28 +795,12 @@ class _Group:
         chains: dict[int, Chain] = {}
         for item, start, *values in self.conn.execute(query):
             chains.setdefault(item, []).append((start, table.item(values)))
-        links = self.conn.execute(
-            sa.select(
-                state_events.c.item_id, state_events.c.valid_from, state_events.c.event
-            ).where(
-                state_events.c.item_id.in_(list(chains)) if chains else sa.false(),
-                state_events.c.recorded_to.is_(None),
-            )
-        ).all()
-        keys = self._keys_of({event for _, _, event in links})
-        causes: dict[tuple[int, dt.datetime], set[Ref]] = {}
-        for item, start, event in links:
-            causes.setdefault((item, start), set()).add(keys[event])
         categories = self.memory.records.of(dossier).categories()
         found: dict[tuple[str, str], dict[dt.datetime, list[totals_.Patch]]] = {}
-        for item, chain in chains.items():
-            caused = [
-                (s, attrs.evolve(p, events=tuple(sorted(causes.get((item, s), ()), key=by_name))))
-                for s, p in chain
-            ]
+        for chain in chains.values():
             category = categories.get(chain[0][1].item, UNCATEGORISED)
             target = found.setdefault((dossier, category), {})
-            for start, patch in totals_.patches(totals_.NOTHING, [], caused).items():
+            for start, patch in totals_.patches(totals_.NOTHING, [], chain).items():
                 target.setdefault(start, []).append(patch)
         t = state_items
         for (text,) in self.conn.execute(

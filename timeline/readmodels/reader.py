@@ -20,7 +20,6 @@ import collections
 import datetime as dt
 import functools
 import heapq
-import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +30,6 @@ from projections import State
 from projections.diff import Diff
 from projections.fold import Version
 from projections.positions import Position
-from projections.refs import Ref, by_name
 from projections.state import EVERYTHING, SECTIONS, Context, Filter, Item, Key, finish
 from timeline.readmodels import coalitions, prepared
 from timeline.readmodels.prepared import Prepared
@@ -41,7 +39,6 @@ from timeline.readmodels.tables import (
     declared_items,
     item_names,
     key_text,
-    state_events,
     state_items,
 )
 from timeline.store import EventStore, rows
@@ -168,14 +165,12 @@ def _in_force(
     return asked.join(lateral, sa.true()), lateral
 
 
-def _causes(
+def _selected(
     section: str, known_at: bool, dialect: str, names: tuple[str, str] | None
 ) -> sa.Select[Any]:
-    """Versions with the keys of the events behind them (a row each), by item: those in
-    force of the items ``items`` as of and known at the times named `names`, or when None
-    those with the ids ``ids`` as known at ``known_at``."""
+    """Versions, a row each with its causes: those in force of the items ``items`` as of
+    and known at the times named `names`, or when None those with the ids ``ids``."""
     versions = VERSIONS[section]
-    links, e = state_events, events_table
     chosen: sa.FromClause = versions.table
     t = chosen
     where = []
@@ -183,51 +178,62 @@ def _causes(
         chosen, t = _in_force(section, known_at, dialect, names)
     else:
         where.append(prepared.member(t.c.id, "ids", dialect))
-    joined = chosen.outerjoin(
-        links,
-        sa.and_(
-            links.c.item_id == t.c.item_id,
-            links.c.valid_from == t.c.valid_from,
-            *prepared.known(links, known_at, "known_at" if names is None else names[1]),
-        ),
-    ).outerjoin(e, e.c.position == links.c.event)
     # Labelled: SQLite orders a union by the names its first part gives.
     selected = [
         *(t.c[name].label(name) for name in ("id", "valid_from", "valid_to", "item_id")),
         *(t.c[c.name] for c in versions.columns()),
-        e.c.key,
     ]
-    return sa.select(*selected).select_from(joined).where(*where)
+    return sa.select(*selected).select_from(chosen).where(*where)
 
 
 _ORDER = ("item_id", "valid_from", "id")
-"""The order `Reader._versioned` reads rows in: a version's rows together, by item."""
+"""The order versions are read in: by item, then valid time."""
 
 
 @functools.cache
-def _causes_query(section: str, known_at: bool, in_force: bool) -> Prepared:
-    """`Reader.with_causes` (parameters ``ids`` of versions, and ``known_at``), or with
+def _versions_query(section: str, known_at: bool, in_force: bool) -> Prepared:
+    """`Reader.versions` (parameter ``ids`` of versions; `known_at` false), or with
     `in_force` `Reader.in_force` (parameters ``items``, each once, ``as_of`` and
-    ``known_at``): one statement either way, since on PostgreSQL a statement costs about a
-    millisecond however few rows it reads."""
+    ``known_at``): one
+    statement either way, since on PostgreSQL a statement costs about a millisecond
+    however few rows it reads."""
     names = ("as_of", "known_at") if in_force else None
-    return Prepared(lambda dialect: _causes(section, known_at, dialect, names).order_by(*_ORDER))
+    return Prepared(lambda dialect: _selected(section, known_at, dialect, names).order_by(*_ORDER))
 
 
 @functools.cache
 def _sides_query(section: str, known: tuple[bool, bool]) -> Prepared:
-    """`Reader.in_force_sides`: `_causes_query` in force for two sides at once (a diff's),
-    a last column naming the side; parameters ``items``, and ``as_of_0``, ``known_at_0``,
-    ``as_of_1``, ``known_at_1``."""
+    """`Reader.in_force_sides`: `_versions_query` in force for two sides at once (a
+    diff's), a last column naming the side; parameters ``items``, and ``as_of_0``,
+    ``known_at_0``, ``as_of_1``, ``known_at_1``."""
 
     def build(dialect: str) -> sa.CompoundSelect[Any]:
         sides = [
-            _causes(section, given, dialect, (f"as_of_{side}", f"known_at_{side}")).add_columns(
+            _selected(section, given, dialect, (f"as_of_{side}", f"known_at_{side}")).add_columns(
                 sa.literal_column(str(side)).label("side")
             )
             for side, given in enumerate(known)
         ]
         return sa.union_all(*sides).order_by("side", *_ORDER)
+
+    return Prepared(build)
+
+
+@functools.cache
+def _dossier_query(section: str, known_at: bool) -> Prepared:
+    """`Reader.dossier_versions`: the versions of ``dossier`` in force as of ``as_of``,
+    known at ``known_at``, by one range of the index on (dossier, valid time)."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        versions = VERSIONS[section]
+        t = versions.table
+        return sa.select(
+            t.c.id, t.c.valid_from, t.c.valid_to, t.c.item_id, *versions.columns()
+        ).where(
+            t.c.dossier == sa.bindparam("dossier"),
+            *prepared.in_force(t),
+            *prepared.known(t, known_at),
+        )
 
     return Prepared(build)
 
@@ -263,7 +269,7 @@ def _item_ids_query(dossier: bool) -> Prepared:
 
 
 @functools.cache
-def _versions_query(section: str, known_at: bool) -> Prepared:
+def _history_query(section: str, known_at: bool) -> Prepared:
     """`Reader.history`: the ids of every version of the items ``items`` known at
     ``known_at``."""
 
@@ -310,7 +316,7 @@ class Reader:
     ) -> list[tuple[tuple[Any, ...], Versioned]]:
         """The version of each item (ids of `state_items`) that counts as of `as_of`, as
         known at `known_at`, with its sort position and causes; items with none have none."""
-        query = _causes_query(versions.section, known_at is not None, True)
+        query = _versions_query(versions.section, known_at is not None, True)
         found = query.rows(conn, items=items, as_of=as_of, known_at=known_at)
         return self._versioned(conn, versions, found)
 
@@ -368,46 +374,50 @@ class Reader:
                 return
             last = page[-1]
 
-    def with_causes(
-        self,
-        conn: Connection,
-        versions: VersionTable,
-        ids: Sequence[int],
-        known_at: dt.datetime | None,
+    def versions(
+        self, conn: Connection, versions: VersionTable, ids: Sequence[int]
     ) -> list[tuple[tuple[Any, ...], Versioned]]:
-        """The versions with these ids, each with its sort position and causes, by item."""
-        query = _causes_query(versions.section, known_at is not None, False)
-        return self._versioned(conn, versions, query.rows(conn, ids=ids, known_at=known_at))
+        """The versions with these ids, each with its sort position, by item."""
+        query = _versions_query(versions.section, False, False)
+        return self._versioned(conn, versions, query.rows(conn, ids=ids))
 
     def _versioned(
         self, conn: Connection, versions: VersionTable, selected: Sequence[Any]
     ) -> list[tuple[tuple[Any, ...], Versioned]]:
-        """Rows of `_causes_query` as versions (a row per cause), each with its sort
-        position and causes, by item."""
-        dialect = conn.dialect.name
-        raw = versions.raw(dialect)
-        time = rows.time_reader(dialect)
-        refs: dict[tuple[str, str], Ref] = {}
+        """Rows (id, valid_from, valid_to, item_id, columns...) as versions, each with its
+        sort position."""
+        raw = versions.raw(conn.dialect.name)
+        time = rows.time_reader(conn.dialect.name)
+        item = versions.item
         found: list[tuple[tuple[Any, ...], Versioned]] = []
-        for _, group in itertools.groupby(selected, key=lambda row: row[0]):
-            rows_ = list(group)
-            first = rows_[0]
-            values = raw(first[4:-1])
-            dossier = values[0]
-            causes = []
-            for r in rows_:
-                if r[-1] is not None:
-                    ref = refs.get((dossier, r[-1]))
-                    if ref is None:
-                        ref = refs[(dossier, r[-1])] = Ref(dossier, r[-1])
-                    causes.append(ref)
-            ordered = sorted(causes, key=by_name) if len(causes) > 1 else causes
-            item = versions.item(values, events=tuple(ordered))
-            valid_from = time(first[1])
-            valid_to = None if first[2] is None else time(first[2])
-            order = (first[3], first[1], first[0])
-            found.append((order, (valid_from, valid_to, item)))
+        for row in selected:
+            valid_to = None if row[2] is None else time(row[2])
+            order = (row[3], row[1], row[0])
+            found.append((order, (time(row[1]), valid_to, item(raw(row[4:])))))
         return found
+
+    def _found(
+        self,
+        conn: Connection,
+        versions: VersionTable,
+        as_of: dt.datetime,
+        known_at: dt.datetime | None,
+        where: Filter,
+    ) -> Iterator[list[Any]]:
+        """The items of a section in force as of `as_of`, known at `known_at`, that `where`
+        may keep, a page at a time: by the index of names for an actor or an issue, else
+        by one range of the index on (dossier, valid time) per dossier."""
+        if where.actor is not None or where.issue is not None:
+            for page in self._item_pages(conn, versions, where):
+                found = self.in_force(conn, versions, page, as_of, known_at)
+                yield [item for _, (_, _, item) in found]
+            return
+        dossiers = [where.dossier] if where.dossier is not None else self.store.dossiers()
+        query = _dossier_query(versions.section, known_at is not None)
+        raw, item = versions.raw(conn.dialect.name), versions.item
+        for dossier in dossiers:
+            for read in query.pages(conn, PAGE, dossier=dossier, as_of=as_of, known_at=known_at):
+                yield [item(raw(row[4:])) for row in read]
 
     # -- state -----------------------------------------------------------------------
 
@@ -429,11 +439,9 @@ class Reader:
                 if name == coalitions.SECTION:
                     yield from self._coalitions(conn, as_of, known_at, where)
                     continue
-                versions = VERSIONS[name]
-                for page in self._item_pages(conn, versions, where):
+                for found in self._found(conn, VERSIONS[name], as_of, known_at, where):
                     with collector_paused():
-                        found = self.in_force(conn, versions, page, as_of, known_at)
-                        kept = [item for _, (_, _, item) in found if where.keeps(item)]
+                        kept = [item for item in found if where.keeps(item)]
                         context = self.context(conn, as_of, known_at, kept, categories)
                         finished = [finish(item, context) for item in kept]
                     yield from finished
@@ -539,9 +547,9 @@ class Reader:
         versions = VERSIONS[section]
         with self.engine.connect() as conn:
             items = self.item_ids(conn, section, key[1:], key[0])
-            query = _versions_query(section, known_at is not None)
+            query = _history_query(section, known_at is not None)
             every = query.scalars(conn, items=items, known_at=known_at)
-            found = [version for _, version in self.with_causes(conn, versions, every, known_at)]
+            found = [version for _, version in self.versions(conn, versions, every)]
             categories = self.categories(conn, known_at, key[0])
             pressure = self._pressure_on(conn, key, known_at) if section == "positions" else []
         pressing = _Sweep(pressure)

@@ -93,8 +93,8 @@ class VersionTable:
         return (was != item.membership(),)
 
     def item(self, values: Sequence[Any], **extra: Any) -> Any:
-        """The item from its column values, with `extra` fields (causes, derived fields;
-        those not given at their defaults)."""
+        """The item from its column values (causes included), with `extra` fields
+        (derived ones; those not given at their defaults)."""
         dossier = values[0]
         for name, decode, start, stop in self._plan:
             extra[name] = decode(values[start:stop], dossier)
@@ -177,7 +177,10 @@ def _version_table(section: str, cls: type[Any]) -> VersionTable:
     name = TABLE_NAMES[section]
     indexes: list[Any] = [
         sa.Index(None, "item_id", "valid_from"),
-        sa.Index(None, "valid_from"),
+        # A dossier's versions by valid time, with both intervals: the state of a
+        # dossier (or of all, one after another) as of any time known at any time
+        # is one range of it, filtered in the index; a diff's window, another.
+        sa.Index(f"ix_{name}_dossier_time", "dossier", *TIMES),
         sa.Index(None, "recorded_from"),
     ]
     if certain:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import typing
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -18,6 +21,7 @@ import attrs
 from events import Occurred, Quantity
 from projections.diff import Change, Diff
 from projections.fold import Version
+from projections.items import DERIVED, role
 from projections.refs import Ref
 from projections.state import State
 
@@ -65,8 +69,42 @@ def value_to_json(value: Any) -> Any:
 
 
 def item_to_json(item: Any) -> JSON:
-    """One state item as a dict; the same shape in a state, a diff and a history."""
-    return {f.name: value_to_json(getattr(item, f.name)) for f in attrs.fields(type(item))}
+    """One state item as a dict; the same shape in a state, a diff and a history.
+
+    The fields computed when read come last: a stored version's document
+    (`content_to_json`) is the rest, in the same order, so the read side
+    completes it by appending them."""
+    stored, derived = _fields(item.__class__)
+    found = {name: convert(getattr(item, name)) for name, convert in stored}
+    found.update((name, convert(getattr(item, name))) for name, convert in derived)
+    return found
+
+
+def content_to_json(item: Any) -> JSON:
+    """`item_to_json` without the fields computed when read: what a version stores."""
+    stored, _ = _fields(item.__class__)
+    return {name: convert(getattr(item, name)) for name, convert in stored}
+
+
+Plan = list[tuple[str, Callable[[Any], Any]]]
+
+
+@functools.cache
+def _fields(cls: type[Any]) -> tuple[Plan, Plan]:
+    """The fields of an item class and how each becomes JSON, stored ones then derived
+    ones: a plain value as it is, anything else by `value_to_json`."""
+    hints = typing.get_type_hints(cls)
+    stored: Plan = []
+    derived: Plan = []
+    for field in attrs.fields(cls):
+        plain = hints[field.name] in (str, int, bool, str | None, int | None)
+        convert = _same if plain else value_to_json
+        (derived if role(field) == DERIVED else stored).append((field.name, convert))
+    return stored, derived
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def state_to_json(state: State) -> JSON:

@@ -253,6 +253,22 @@ class Timeline:
         known = cutoff(known_at) if known_at is not None else None
         return self.reader.state(cutoff(as_of), known_at=known, where=where)
 
+    def state_document(
+        self,
+        as_of: str | dt.datetime,
+        *,
+        known_at: str | dt.datetime | None = None,
+        dossier: str | None = None,
+        actor: str | None = None,
+        issue: str | None = None,
+        sections: Iterable[str] | None = None,
+    ) -> Iterator[str]:
+        """`state` as its `timeline.state/2` JSON, in pieces of text, which the database
+        writes: a dossier's whole state without an object per item."""
+        where = self.where(dossier=dossier, actor=actor, issue=issue, sections=sections)
+        known = cutoff(known_at) if known_at is not None else None
+        return self.reader.document(cutoff(as_of), known_at=known, where=where)
+
     def diff(
         self,
         start: str | dt.datetime,

@@ -9,10 +9,11 @@ versions, moves) answer who is committed and since which move; the view
 `current_coalitions` lists each coalition's members now, one row each.
 
 Every version table gains `events`, the keys of the events behind the
-version (its links in `state_events` stay), and an index on (dossier,
-valid_from, valid_to, recorded_from, recorded_to) in place of the one on
-valid_from: a dossier's state as of any time, known at any time, is one
-range of it.
+version (its links in `state_events` stay); `document`, the version as
+the JSON contract gives it without the fields computed when read, which
+a state appends; and an index on (dossier, valid_from, valid_to,
+recorded_from, recorded_to) in place of the one on valid_from: a
+dossier's state as of any time, known at any time, is one range of it.
 
 The read models are emptied and built again by the projector on the next
 read (or `timeline project`), as after `timeline project --rebuild`.
@@ -99,10 +100,14 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column("events", Payload, nullable=False, server_default=sa.text("'[]'"))
             )
+            batch_op.add_column(
+                sa.Column("document", sa.Text(), nullable=False, server_default=sa.text("'{}'"))
+            )
             batch_op.drop_index(f"ix_{table}_valid_from")
             batch_op.create_index(f"ix_{table}_dossier_time", ["dossier", *TIMES], unique=False)
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column("events", server_default=None)
+            batch_op.alter_column("document", server_default=None)
     with op.batch_alter_table("position_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_position_versions_issue_current")
         batch_op.add_column(
@@ -146,6 +151,7 @@ def downgrade() -> None:
     for table in SECTIONS.values():
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(f"ix_{table}_dossier_time")
+            batch_op.drop_column("document")
             batch_op.drop_column("events")
             batch_op.create_index(f"ix_{table}_valid_from", ["valid_from"], unique=False)
     op.create_table(

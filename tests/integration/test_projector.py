@@ -14,6 +14,7 @@ import datetime as dt
 from collections import Counter
 
 import attrs
+import orjson
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from events import DossierDeclared, Envelope, Occurred, PositionStated, Source, Stance
-from projections import SECTIONS, Filter, History, diff, project
+from projections import SECTIONS, Filter, History, diff, project, state_to_json
 from tests import synthetic
 from tests.conftest import database
 from tests.strategies import ACTORS, DOSSIERS, ISSUES, archives, as_of_points, known_at_points
@@ -147,6 +148,24 @@ def test_states_and_diffs_equal_the_pure_fold(engine: Engine, data: st.DataObjec
 
 @SETTINGS
 @given(data=st.data())
+def test_state_documents_equal_the_pure_folds_json(engine: Engine, data: st.DataObject) -> None:
+    """The state as JSON written by the database equals the pure fold's state as JSON, for
+    random valid and transaction times and filters."""
+    store, _ = _stored(engine, data)
+    events = list(store.read_all())
+    reader = Reader(store)
+    for _ in range(2):
+        as_of, known_at, where = (
+            data.draw(as_of_points()),
+            data.draw(known_at_points()),
+            data.draw(filters()),
+        )
+        found = orjson.loads("".join(reader.document(as_of, known_at=known_at, where=where)))
+        assert found == state_to_json(project(events, as_of=as_of, known_at=known_at, where=where))
+
+
+@SETTINGS
+@given(data=st.data())
 def test_history_holds_the_state_at_every_version(engine: Engine, data: st.DataObject) -> None:
     """Every item's versions read from the tables equal the pure fold's, and each is the
     item in the state read just after it begins."""
@@ -214,6 +233,30 @@ def _stated(key: str, actor: str, day: str, dossier: str = "d") -> Envelope:
         occurred=Occurred.parse(day),
         event=PositionStated(actor=actor, issue="i", stance=Stance.SUPPORTIVE),
     )
+
+
+def test_a_state_document_lists_who_pressed_a_position_in_code_point_order(
+    store: EventStore,
+) -> None:
+    """The database writes `pressed_by` as the fold does: every actor pressing, sorted by
+    code point (lower case after upper)."""
+    from events import PressureApplied
+
+    pressed = PressureApplied(actors=("USA", "GBR", "alliance"), target="DEU", issue="i")
+    store.append(
+        "d",
+        [
+            _stated("a", "DEU", "2023-01-10"),
+            Envelope.new(
+                dossier="d", key="p", occurred=Occurred.parse("2023-01-12"), event=pressed
+            ),
+        ],
+    )
+    Projector(store).catch_up()
+    as_of = Occurred.parse("2023-01-31").end
+    found = orjson.loads("".join(Reader(store).document(as_of)))
+    assert [p["pressed_by"] for p in found["positions"]] == [["GBR", "USA", "alliance"]]
+    assert found == state_to_json(project(store.read_all(), as_of=as_of))
 
 
 def test_versions_are_closed_never_deleted(store: EventStore) -> None:

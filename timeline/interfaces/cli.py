@@ -369,13 +369,14 @@ def state(
 
     Example: timeline state --as-of 2023-01-20 --actor DEU --format json
     """
-    from projections import state_to_json
+    import orjson
+
     from timeline.interfaces import render
 
-    found = _timeline(db).state(
+    found = _timeline(db).state_document(
         as_of, known_at=known_at, dossier=dossier, actor=actor, issue=issue, sections=sections
     )
-    document = state_to_json(found)
+    document = orjson.loads("".join(found))
     if output == "json":
         _json(document)
     else:

@@ -397,14 +397,17 @@ def _conditions(
 ) -> list[sa.ColumnElement[bool]]:
     """The diff's filter in SQL, its values parameters ``dossiers`` (a list: the one asked
     for, or every one, so that each branch is a range of an index led by the dossier),
-    ``issue`` and ``actor``, as far as columns allow: `Filter.keeps` checks lists once
-    decoded."""
+    ``issue`` and ``actor``, on the item's key only: a field that is not part of the key
+    (a pledge's issue, a request's addressee) may change from one version to the next,
+    so that a version that does not name the actor still moves the item into or out of
+    the filter. `Filter.keeps` checks the rest once decoded."""
     c = versions.table.c
+    keys = {name for f in versions.keys for name in f.names}
     found: list[sa.ColumnElement[bool]] = [prepared.member(c.dossier, "dossiers", dialect)]
-    if shape.issue:
+    if shape.issue and "issue" in keys:
         found.append(c.issue == sa.bindparam("issue"))
     fields = ACTOR_FIELDS[versions.section]
-    if shape.actor and all(not isinstance(c[f].type, sa.JSON) for f in fields):
+    if shape.actor and fields and all(f in keys for f in fields):
         found.append(sa.or_(*(c[f] == sa.bindparam("actor") for f in fields)))
     return found
 

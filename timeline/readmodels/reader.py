@@ -31,7 +31,7 @@ from projections.diff import Diff
 from projections.fold import Version
 from projections.positions import Position
 from projections.state import EVERYTHING, SECTIONS, Context, Filter, Item, Key, finish
-from timeline.readmodels import coalitions, prepared
+from timeline.readmodels import coalitions, documents, prepared
 from timeline.readmodels.prepared import Prepared
 from timeline.readmodels.tables import (
     VERSIONS,
@@ -470,6 +470,18 @@ class Reader:
         with collector_paused():
             items = list(self.items(as_of, known_at=known_at, where=where))
             return State.of(as_of=as_of, known_at=known_at, items=items)
+
+    def document(
+        self,
+        as_of: dt.datetime,
+        *,
+        known_at: dt.datetime | None = None,
+        where: Filter = EVERYTHING,
+    ) -> Iterator[str]:
+        """The state as its `timeline.state/2` JSON, in pieces of text, written by the
+        database a page at a time (`timeline.readmodels.documents`)."""
+        with self.engine.connect() as conn:
+            yield from documents.state(self, conn, as_of, known_at, where)
 
     def item_ids(
         self, conn: Connection, section: str, key: Sequence[str], dossier: str | None = None

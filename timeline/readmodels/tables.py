@@ -39,6 +39,7 @@ import orjson
 import sqlalchemy as sa
 
 from projections import SECTIONS
+from projections.export import content_to_json
 from projections.state import ACTOR_FIELDS
 from timeline.readmodels.columns import Decode, Field, item_fields
 from timeline.store import rows
@@ -70,9 +71,10 @@ class VersionTable:
     keys: tuple[Field, ...]
     content: tuple[Field, ...]
     certain: bool
-    chained: tuple[str, ...] = ()
-    """Columns after the content that say how a version differs from the one before it
-    in its item's chain (a position's ``moved``), as `chain_values` computes them."""
+    computed: tuple[str, ...] = ()
+    """Columns after the content, as `computed_values` gives them: what a version is
+    as JSON (``document``), and for positions how it differs from the version before it
+    in its item's chain (``moved``)."""
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -85,12 +87,13 @@ class VersionTable:
             found.extend(f.encode(getattr(item, f.name)))
         return found
 
-    def chain_values(self, before: Any, item: Any) -> tuple[Any, ...]:
-        """The `chained` columns of `item`, the version after `before` (None: the first)."""
-        if not self.chained:
-            return ()
+    def computed_values(self, before: Any, item: Any) -> tuple[Any, ...]:
+        """The `computed` columns of `item`, the version after `before` (None: the first)."""
+        document = orjson.dumps(content_to_json(item)).decode()
+        if self.section != "positions":
+            return (document,)
         was = None if before is None else before.membership()
-        return (was != item.membership(),)
+        return (was != item.membership(), document)
 
     def item(self, values: Sequence[Any], **extra: Any) -> Any:
         """The item from its column values (causes included), with `extra` fields
@@ -131,8 +134,8 @@ class VersionTable:
         return [self.table.c[name] for f in self.fields for name in f.names]
 
     def stored(self) -> list[sa.Column[Any]]:
-        """The key, content and chained columns: what a version row holds of its item."""
-        return [*self.columns(), *(self.table.c[name] for name in self.chained)]
+        """The key, content and computed columns: what a version row holds of its item."""
+        return [*self.columns(), *(self.table.c[name] for name in self.computed)]
 
 
 def raw_converter(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any], Any] | None:
@@ -160,12 +163,15 @@ def _version_table(section: str, cls: type[Any]) -> VersionTable:
         sa.Column("item_id", sa.BigInteger(), nullable=False),
     ]
     columns = [column for f in (*keys, *content) for column in f.columns()]
-    chained: tuple[str, ...] = ()
+    computed: tuple[str, ...] = ("document",)
     if section == "positions":
         # Whether this version moves its actor into or out of the issue's
         # coalition: what a coalition's causes are read from.
-        chained = ("moved",)
+        computed = ("moved", "document")
         columns.append(sa.Column("moved", sa.Boolean(), nullable=False))
+    # The version as the JSON contract gives it, without the fields computed
+    # when read: a state is this text with them appended (`documents`).
+    columns.append(sa.Column("document", sa.Text(), nullable=False))
     times: list[Any] = [
         sa.Column("valid_from", UTCDateTime(), nullable=False),
         sa.Column("valid_to", UTCDateTime(), nullable=True),
@@ -214,7 +220,7 @@ def _version_table(section: str, cls: type[Any]) -> VersionTable:
             _partial(f"ix_{name}_waiting", waiting, "dossier", "condition_actor"),
         ]
     table = sa.Table(name, metadata, *extra, *columns, *times, *indexes)
-    return VersionTable(section, cls, table, tuple(keys), tuple(content), certain, chained)
+    return VersionTable(section, cls, table, tuple(keys), tuple(content), certain, computed)
 
 
 VERSIONS: dict[str, VersionTable] = {

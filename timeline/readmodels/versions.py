@@ -30,7 +30,7 @@ Chain = list[tuple[dt.datetime, Any]]
 @attrs.frozen
 class Row:
     """A current version as stored: its row id, valid time, and its key, content and
-    chained column values, decoded into the item (without causes) when asked for."""
+    computed column values, decoded into the item when asked for."""
 
     id: int
     valid_from: dt.datetime
@@ -189,7 +189,7 @@ class Rewrite:
     ) -> bool:
         """Replace the versions `old` of `item` by `new` (by start); whether anything changed.
 
-        `previous`, when given, is the stored version `new` begins with: its chained
+        `previous`, when given, is the stored version `new` begins with: its computed
         columns stay as stored, since the version before it is not at hand (and has
         not changed)."""
         name = versions.table.name
@@ -201,7 +201,7 @@ class Rewrite:
             if index == 0 and previous is not None:
                 values += previous.values[len(values) :]
             else:
-                values += versions.chain_values(before, found)
+                values += versions.computed_values(before, found)
             before = found
             if kept.pop((start, end, comparable(values)), None) is not None:
                 continue

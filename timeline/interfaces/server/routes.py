@@ -26,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from events import REGISTRY, InvalidEvent, Occurred
-from projections import SECTIONS, diff_to_json, history_to_json, state_to_json
+from projections import SECTIONS, diff_to_json, history_to_json
 from projections.record import SortKey, fold_order
 from timeline.dossiers import files as dossier_files
 from timeline.engine import cutoff
@@ -137,9 +137,10 @@ def _final(svc: Any, *known_at: str | None) -> bool:
     return last is not None and all(cutoff(k) <= last for k in known_at if k is not None)
 
 
-def _document(request: Request, body: dict[str, Any], *, final: bool) -> Response:
-    """A JSON answer; a final one with a strong ETag, answered 304 when it matches."""
-    content = orjson.dumps(body)
+def _document(request: Request, body: dict[str, Any] | bytes, *, final: bool) -> Response:
+    """A JSON answer (a document, or its text); a final one with a strong ETag, answered
+    304 when it matches."""
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
     if not final:
         return Response(
             content, media_type="application/json", headers={"Cache-Control": "no-cache"}
@@ -176,7 +177,7 @@ def state(
     # Decided before reading: the answer may then lack nothing projected later. Without
     # `as_of` the answer moves with the clock.
     final = as_of is not None and _final(svc, known_at)
-    found = svc.timeline.state(
+    found = svc.timeline.state_document(
         as_of or _now(),
         known_at=known_at,
         dossier=dossier,
@@ -184,7 +185,7 @@ def state(
         issue=issue,
         sections=_sections(section),
     )
-    return _document(request, state_to_json(found), final=final)
+    return _document(request, "".join(found).encode(), final=final)
 
 
 @router.get(

@@ -85,7 +85,9 @@ class IndexedDiff:
         self.recorded: tuple[dt.datetime, dt.datetime | None] | None = None
         if from_known_at != to_known_at:
             self.recorded = ordered(from_known_at, to_known_at)
-        self.dossiers = [where.dossier] if where.dossier is not None else reader.store.dossiers()
+        self.dossiers = (
+            [where.dossier] if where.dossier is not None else reader.store.dossiers(conn)
+        )
         self.ids: dict[tuple[str, Key], int] = {}
         self.pressure: dict[Key, list[int]] = {}
         """The pressure items on each position whose `pressed_by` changes."""

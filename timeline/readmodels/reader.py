@@ -23,10 +23,11 @@ import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from projections import State
+from projections import State, state_to_json
 from projections.diff import Diff
 from projections.fold import Version
 from projections.positions import Position
@@ -412,7 +413,7 @@ class Reader:
                 found = self.in_force(conn, versions, page, as_of, known_at)
                 yield [item for _, (_, _, item) in found]
             return
-        dossiers = [where.dossier] if where.dossier is not None else self.store.dossiers()
+        dossiers = [where.dossier] if where.dossier is not None else self.store.dossiers(conn)
         query = _dossier_query(versions.section, known_at is not None)
         raw, item = versions.raw(conn.dialect.name), versions.item
         for dossier in dossiers:
@@ -479,7 +480,12 @@ class Reader:
         where: Filter = EVERYTHING,
     ) -> Iterator[str]:
         """The state as its `timeline.state/2` JSON, in pieces of text, written by the
-        database a page at a time (`timeline.readmodels.documents`)."""
+        database a page at a time (`timeline.readmodels.documents`); a question naming an
+        actor or an issue, of a few items by the index of names, from objects."""
+        if where.actor is not None or where.issue is not None:
+            found = self.state(as_of, known_at=known_at, where=where)
+            yield orjson.dumps(state_to_json(found)).decode()
+            return
         with self.engine.connect() as conn:
             yield from documents.state(self, conn, as_of, known_at, where)
 

@@ -486,8 +486,8 @@ class EventStore:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar() or 0
 
-    def dossiers(self) -> list[str]:
-        """The dossiers with events, in order.
+    def dossiers(self, conn: Connection | None = None) -> list[str]:
+        """The dossiers with events, in order (read on `conn` when given).
 
         One seek in the (dossier, version) index per dossier (a "loose index
         scan"), where DISTINCT reads every entry: 0.1 s at a million events.
@@ -497,8 +497,10 @@ class EventStore:
         following = sa.select(sa.func.min(name)).where(name > seen.c.dossier).scalar_subquery()
         seen = seen.union_all(sa.select(following).where(seen.c.dossier.is_not(None)))
         query = sa.select(seen.c.dossier).where(seen.c.dossier.is_not(None))
-        with self.engine.connect() as conn:
+        if conn is not None:
             return sorted(conn.scalars(query))
+        with self.engine.connect() as own:
+            return sorted(own.scalars(query))
 
     def find(
         self,

@@ -108,6 +108,13 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column("events", server_default=None)
             batch_op.alter_column("document", server_default=None)
+    with op.batch_alter_table("pressure_versions", schema=None) as batch_op:
+        batch_op.drop_index("ix_pressure_versions_dossier_target_issue_valid_from")
+        batch_op.create_index(
+            "ix_pressure_versions_pressing",
+            ["dossier", "target", "issue", *TIMES, "actor"],
+            unique=False,
+        )
     with op.batch_alter_table("position_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_position_versions_issue_current")
         batch_op.add_column(
@@ -117,7 +124,16 @@ def upgrade() -> None:
         batch_op.alter_column("moved", server_default=None)
         batch_op.create_index(
             "ix_position_versions_committed",
-            ["dossier", "issue", *TIMES],
+            [
+                "dossier",
+                "issue",
+                *TIMES,
+                "actor",
+                "since_start",
+                "since_end",
+                "since_event",
+                "stance",
+            ],
             unique=False,
             sqlite_where=sa.text("stance = 'committed'"),
             postgresql_where=sa.text("stance = 'committed'"),
@@ -137,6 +153,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     _empty()
     _drop_views()
+    with op.batch_alter_table("pressure_versions", schema=None) as batch_op:
+        batch_op.drop_index("ix_pressure_versions_pressing")
+        batch_op.create_index(
+            "ix_pressure_versions_dossier_target_issue_valid_from",
+            ["dossier", "target", "issue", "valid_from"],
+            unique=False,
+        )
     with op.batch_alter_table("position_versions", schema=None) as batch_op:
         batch_op.drop_index("ix_position_versions_moved")
         batch_op.drop_index("ix_position_versions_committed")

@@ -97,13 +97,20 @@ def _latest_moves_query(known_at: bool) -> Prepared:
             .limit(1)
             .scalar_subquery()
         )
-        joined = asked.join(
+        # Each issue's latest move first, into a table of its own: joined as it
+        # stands, SQLite read every move of the dossier and asked for each.
+        starts = (
+            sa.select(asked.c.value.label("issue"), latest.label("start"))
+            .cte("starts")
+            .prefix_with("MATERIALIZED")
+        )
+        joined = starts.join(
             t,
             sa.and_(
                 t.c.dossier == sa.bindparam("dossier"),
-                t.c.issue == asked.c.value,
+                t.c.issue == starts.c.issue,
                 t.c.moved == sa.true(),
-                t.c.valid_from == latest,
+                t.c.valid_from == starts.c.start,
                 *prepared.known(t, known_at),
             ),
         )

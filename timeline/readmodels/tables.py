@@ -59,6 +59,8 @@ TABLE_NAMES = {
 }
 """The sections kept as versions, each in a table of its own; coalitions are derived."""
 TIMES = ("valid_from", "valid_to", "recorded_from", "recorded_to")
+COMMITTED = ("actor", "since_start", "since_end", "since_event", "stance")
+"""What a coalition reads of each committed position, kept in the index it reads."""
 
 
 @attrs.frozen
@@ -193,19 +195,24 @@ def _version_table(section: str, cls: type[Any]) -> VersionTable:
         indexes.append(sa.Index(None, "certain_from"))
     if section == "pressure":
         # A position's `pressed_by`: the pressure on its actor and issue.
-        indexes.append(sa.Index(None, "dossier", "target", "issue", "valid_from"))
+        # Covering: the database writes a position's pressed_by from it alone.
+        indexes.append(
+            sa.Index(f"ix_{name}_pressing", "dossier", "target", "issue", *TIMES, "actor")
+        )
     if section == "positions":
         # Coalitions are read from the committed positions on an issue and from
         # the versions that moved them; the projector finds the positions
         # waiting for a donor.
         waiting = sa.text("condition_actor IS NOT NULL AND recorded_to IS NULL")
         indexes += [
+            # Covering: the members of a coalition are read from the index alone.
             _partial(
                 f"ix_{name}_committed",
                 sa.text("stance = 'committed'"),
                 "dossier",
                 "issue",
                 *TIMES,
+                *COMMITTED,
             ),
             sa.Index(
                 f"ix_{name}_moved",

@@ -14,15 +14,14 @@ The item exists from the first time anyone joined, even if all leave.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import attrs
 
 from projections.items import causes, key
 from projections.positions import Position
-from projections.refs import Ref, by_name
+from projections.refs import Ref
 
 JoinOrder = tuple[dt.datetime, dt.datetime, str]
 """Where the event that committed a member falls in fold order: valid start, end, key."""
@@ -110,32 +109,6 @@ class Stand:
 def moved(stand: Stand) -> Move:
     """How an actor whose membership just changed moves in its issue's coalition."""
     return Move(actor=stand.actor, joined=stand.member is not None, by=stand.by, order=stand.order)
-
-
-def rebuilt(
-    previous: Coalition | None,
-    dossier: str,
-    issue: str,
-    changed: Iterable[tuple[dt.datetime, Stand]],
-) -> list[tuple[dt.datetime, Coalition]]:
-    """The coalition's versions after `previous`, from the versions of the positions on
-    its issue that start after it (`changed`, by start), with causes."""
-    members: dict[str, Ref | None] = dict(members_of(previous))
-    found = []
-    current = previous
-    for start, group in itertools.groupby(changed, key=lambda pair: pair[0]):
-        moves = []
-        for _, stand in group:
-            if members.get(stand.actor) != stand.member:
-                moves.append(moved(stand))
-                members[stand.actor] = stand.member
-        if moves:
-            current = regrouped(current, dossier, issue, moves)
-            current = attrs.evolve(
-                current, events=tuple(sorted({m.by for m in moves}, key=by_name))
-            )
-            found.append((start, current))
-    return found
 
 
 def kinds(before: Coalition | None, after: Coalition) -> list[str]:

@@ -1,8 +1,7 @@
 """The pieces the projector refolds items with, against the fold of a whole dossier.
 
 The projector never folds a whole dossier: it refolds one item from one of
-its versions (`refold`), derives a coalition from the positions on its issue
-(`coalitions.rebuilt`) and patches a total with what one pledge adds
+its versions (`refold`) and patches a total with what one pledge adds
 (`totals.patches`). Each must give exactly the versions the whole fold does.
 The oracle here is `DossierFold`, which keeps every item's versions.
 """
@@ -10,13 +9,12 @@ The oracle here is `DossierFold`, which keeps every item's versions.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, given, settings
 
 from events import Envelope, PledgeAnnounced
-from projections import coalitions, totals
+from projections import totals
 from projections.fold import DossierFold, ItemId, refold, touched
 from projections.positions import Pledged
 from projections.record import UNCATEGORISED, Record, settle
@@ -85,33 +83,6 @@ def test_refolding_an_item_from_any_version_gives_its_versions(history: list[Env
                 ]
                 steps = refold(item_id, previous, later, first_pledge)
                 assert [(s.start, s.item) for s in steps] == chain[k:]
-
-
-@PROPERTY
-@given(history=archives(max_size=25))
-def test_a_coalition_rebuilt_from_any_version_gives_its_versions(history: list[Envelope]) -> None:
-    """A coalition derived from the positions on its issue that start after one of its
-    versions gives the versions the whole fold gave after it."""
-    for _, fold in _folded(history):
-        assert fold.versions is not None
-        chains: dict[ItemId, list[tuple[Any, Any]]] = fold.versions
-        for (section, key), chain in chains.items():
-            if section != "coalitions":
-                continue
-            dossier, issue = key
-            positions = sorted(
-                (
-                    (start, position)
-                    for (other, other_key), versions in chains.items()
-                    if other == "positions" and other_key[2] == issue
-                    for start, position in versions
-                ),
-                key=lambda pair: pair[0],
-            )
-            for k in range(len(chain)):
-                previous = chain[k - 1][1] if k else None
-                later = [(s, coalitions.Stand.of(p)) for s, p in positions if s >= chain[k][0]]
-                assert coalitions.rebuilt(previous, dossier, issue, later) == chain[k:]
 
 
 @PROPERTY

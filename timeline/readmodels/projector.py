@@ -738,6 +738,17 @@ class _Group:
         for start, patch in totals_.patches(totals_.NOTHING, old, new).items():
             found.setdefault(start, []).append(patch)
 
+    def _locate(self, refs: Iterable[Ref]) -> None:
+        """Learn the positions of these events, a lookup per dossier: a total's versions
+        after a late pledge name hundreds of events no other item of the group does."""
+        missing: dict[str, set[str]] = {}
+        for ref in refs:
+            if ref not in self.positions_of:
+                missing.setdefault(ref.dossier, set()).add(ref.key)
+        for dossier, keys in missing.items():
+            for key, envelope in self.find(dossier, sorted(keys)).items():
+                self.positions_of[Ref(dossier, key)] = envelope.position or 0
+
     def _position(self, ref: Ref) -> int:
         """The position of the event `ref` names."""
         found = self.positions_of.get(ref)
@@ -777,6 +788,7 @@ class _Group:
             steps = totals_.patched(before, dossier, category, old, changes)
             new: Chain = [(previous.valid_from, before)] if previous is not None else []
             self.rewrite.replace(table, item, region, [*new, *steps], previous)
+            self._locate({r for _, found in steps for r in found.events})
             fresh = [(s, self._position(r), True) for s, found in steps for r in found.events]
             self.rewrite.relink(item, links, fresh)
 

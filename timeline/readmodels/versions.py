@@ -87,12 +87,19 @@ def chain_from(
     conn: Connection, versions: VersionTable, item: int, start: dt.datetime | None
 ) -> list[Row]:
     """An item's current versions from the one in force just before `start` (all when
-    None), by start."""
+    None), by start.
+
+    Asked as the latest one before `start` and those from `start` on, two seeks in the
+    index on (item_id, valid_from): asked as "ending after `start`", SQLite read every
+    version of the item (a total has thousands)."""
     t = versions.table
     query = _select(versions).where(t.c.item_id == item, t.c.recorded_to.is_(None))
-    if start is not None:
-        query = query.where(sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= start))
-    return [_row(versions, r)[1] for r in conn.execute(query.order_by(t.c.valid_from))]
+    if start is None:
+        return [_row(versions, r)[1] for r in conn.execute(query.order_by(t.c.valid_from))]
+    before = query.where(t.c.valid_from < start).order_by(t.c.valid_from.desc()).limit(1)
+    after = query.where(t.c.valid_from >= start).order_by(t.c.valid_from)
+    found = [*conn.execute(before), *conn.execute(after)]
+    return [_row(versions, r)[1] for r in found]
 
 
 def chains_from(

@@ -11,12 +11,14 @@ declaration that came last.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -24,6 +26,7 @@ from sqlalchemy.engine import Connection
 from events import DossierDeclared, Envelope
 from timeline.readmodels.tables import DECLARED, dossier_publishers, dossier_types
 from timeline.store import EventStore, rows
+from timeline.store.schema import events as events_table
 
 
 @attrs.frozen(kw_only=True)
@@ -162,40 +165,55 @@ def tally(conn: Connection, page: Sequence[Envelope]) -> None:
         assert e.recorded is not None  # stored events have one
         count, first, _ = kinds.get((e.dossier, e.type), (0, e.recorded, e.recorded))
         kinds[(e.dossier, e.type)] = (count + 1, first, e.recorded)  # never earlier
-    for (name, kind), (count, first, last) in kinds.items():
-        row = {"dossier": name, "type": kind, "events": count}
-        times = {"first_recorded": first, "last_recorded": last}
-        _add(conn, dossier_types, {**row, **times}, "events", "last_recorded")
+    types = [
+        {
+            "dossier": name,
+            "type": kind,
+            "events": count,
+            "first_recorded": first,
+            "last_recorded": last,
+        }
+        for (name, kind), (count, first, last) in kinds.items()
+    ]
+    _add(conn, dossier_types, types, "events", "last_recorded")
     after, through = (page[0].position or 1) - 1, page[-1].position or 0
-    for name, publisher, count in _publishers(conn, after, through):
-        digest = hashlib.sha256(publisher.encode()).hexdigest()
-        row = {"dossier": name, "digest": digest, "publisher": publisher, "sources": count}
-        _add(conn, dossier_publishers, row, "sources")
+    publishers = [
+        {
+            "dossier": name,
+            "digest": hashlib.sha256(publisher.encode()).hexdigest(),
+            "publisher": publisher,
+            "sources": count,
+        }
+        for name, publisher, count in _publishers(conn, after, through)
+    ]
+    _add(conn, dossier_publishers, publishers, "sources")
 
 
-def _add(conn: Connection, table: sa.Table, row: dict[str, Any], count: str, *latest: str) -> None:
-    """Insert `row`, or add its `count` to the stored row's and take its `latest` columns."""
+def _add(
+    conn: Connection, table: sa.Table, found: list[dict[str, Any]], count: str, *latest: str
+) -> None:
+    """Insert each row, or add its `count` to the stored row's and take its `latest`
+    columns: one statement for them all."""
+    if not found:
+        return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table).values(**row)
+    insert = dialect.insert(table)
     changes = {count: table.c[count] + insert.excluded[count]}
     changes |= {name: insert.excluded[name] for name in latest}
     keys = [column.name for column in table.primary_key]
-    conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes))
+    conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes), found)
 
 
 def _publishers(conn: Connection, after: int, through: int) -> list[tuple[str, str, int]]:
-    """(dossier, publisher, sources naming it) of the events after `after` through `through`."""
-    if conn.dialect.name == "postgresql":
-        statement = (
-            "SELECT e.dossier, s->>'publisher', count(*) "
-            "FROM events e, jsonb_array_elements(e.sources) AS s "
-            "WHERE e.position > :after AND e.position <= :through GROUP BY 1, 2"
-        )
-    else:
-        statement = (
-            "SELECT e.dossier, json_extract(s.value, '$.publisher'), count(*) "
-            "FROM events e, json_each(e.sources) AS s "
-            "WHERE e.position > :after AND e.position <= :through GROUP BY 1, 2"
-        )
-    found = conn.execute(sa.text(statement), {"after": after, "through": through})
-    return [(str(name), str(publisher), int(count)) for name, publisher, count in found]
+    """(dossier, publisher, sources naming it) of the events after `after` through `through`.
+
+    The sources are read as text and counted here: SQLite took some 70 µs an event to
+    unpack them with `json_each`."""
+    e = events_table.c
+    query = sa.select(e.dossier, sa.cast(e.sources, sa.Text)).where(
+        e.position > after, e.position <= through
+    )
+    counts: collections.Counter[tuple[str, str]] = collections.Counter()
+    for dossier, sources in conn.execute(query):
+        counts.update((dossier, source["publisher"]) for source in orjson.loads(sources))
+    return [(dossier, publisher, count) for (dossier, publisher), count in sorted(counts.items())]

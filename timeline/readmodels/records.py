@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from events import DossierDeclared, Envelope
-from projections.record import FIXES, Fixes, categories, reference, standing
+from events import DossierDeclared, Envelope, EventCorrected, EventRetracted
+from projections.record import FIXES, Fixes, categories, fix_order, reference, standing
 from projections.refs import uuid_int
 
 Find = Callable[[str, Iterable[str]], Mapping[str, Envelope]]
@@ -33,6 +33,8 @@ class DossierRecord:
         self.declarations: dict[int, Envelope] = {}
         self.standing = Fixes()
         self._named: dict[int, Envelope] = {}
+        self._targeted: set[int] = set()
+        """Ids (as integers) of the events some fix names."""
 
     def view(self, envelope: Envelope) -> Envelope | None:
         """The fact as the record now gives it: corrected, or None if retracted."""
@@ -71,17 +73,29 @@ class DossierRecord:
             self.targets[fix.id.int] = target
             if target is not None:
                 self._named[target.id.int] = target
+                self._targeted.add(target.id.int)
         before = self.standing
-        self.standing = standing(self.fixes, lambda f: self.targets.get(f.id.int))
-        return self._changed(before)
+        if self._plain(fixes):
+            self.standing, touched = _with_plain(before, fixes, self.targets)
+        else:
+            self.standing = standing(self.fixes, lambda f: self.targets.get(f.id.int))
+            touched = _touched(before, self.standing)
+        return self._changed(before, touched)
 
-    def _changed(self, before: Fixes) -> list[Change]:
+    def _plain(self, fixes: list[Envelope]) -> bool:
+        """Whether these fixes, just resolved, name facts (or nothing) and no fix names
+        them: then they change only what they name, and the fixes already standing are
+        left as they were (`_with_plain`). Fixes of fixes need `standing` again."""
+        for fix in fixes:
+            target = self.targets.get(fix.id.int)
+            if fix.id.int in self._targeted or (
+                target is not None and isinstance(target.event, FIXES)
+            ):
+                return False
+        return True
+
+    def _changed(self, before: Fixes, touched: set[int]) -> list[Change]:
         after = self.standing
-        touched = (before.retracted ^ after.retracted) | {
-            number
-            for number in before.corrections.keys() | after.corrections.keys()
-            if before.corrections.get(number) != after.corrections.get(number)
-        }
         changes = []
         for number in sorted(touched):
             target = self._named.get(number) or self._own(number)
@@ -93,6 +107,46 @@ class DossierRecord:
         """A fix or declaration held here by its id (as an integer)."""
         found = self.declarations.get(number)
         return found or next((f for f in self.fixes if f.id.int == number), None)
+
+
+def _touched(before: Fixes, after: Fixes) -> set[int]:
+    """Ids (as integers) of the events whose view differs between two sets of fixes."""
+    return set(before.retracted ^ after.retracted) | {
+        number
+        for number in before.corrections.keys() | after.corrections.keys()
+        if before.corrections.get(number) != after.corrections.get(number)
+    }
+
+
+def _with_plain(
+    before: Fixes, fixes: list[Envelope], targets: Mapping[int, Envelope | None]
+) -> tuple[Fixes, set[int]]:
+    """`before` with fixes that name facts (or nothing) and that no fix names: what
+    `projections.record.standing` gives for all of them (no retraction of theirs is
+    undone, since nothing names them), and the events whose view they change.
+
+    Standing is otherwise worked out again from every fix of the dossier at each
+    group that brings one: thousands, for the few a group brings."""
+    named = {fix.id.int: targets.get(fix.id.int) for fix in fixes}
+    retracting = {
+        target.id.int
+        for fix in fixes
+        if isinstance(fix.event, EventRetracted) and (target := named[fix.id.int]) is not None
+    }
+    retracted = before.retracted | retracting
+    corrections = {k: v for k, v in before.corrections.items() if k not in retracting}
+    touched = retracting - before.retracted
+    added: dict[int, list[Envelope]] = {}
+    for fix in fixes:
+        target = named[fix.id.int]
+        if target is None or not isinstance(fix.event, EventCorrected):
+            continue
+        if target.id.int not in retracted:
+            added.setdefault(target.id.int, []).append(fix)
+    for number, found in added.items():
+        corrections[number] = tuple(sorted((*corrections.get(number, ()), *found), key=fix_order))
+        touched.add(number)
+    return Fixes(retracted=frozenset(retracted), corrections=corrections), touched
 
 
 class Records:

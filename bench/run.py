@@ -10,9 +10,10 @@ synthetic events for every system:
   appended after it (events/s);
 * the read side, as range queries on the version tables: one actor's
   position on one issue at random valid and transaction times (p50, p99;
-  known now and known at a past time), one dossier's whole state, the whole
-  state streamed (items/s, and the memory it took), diffs over a day and
-  over a year; each beside the full fold of the pure projection
+  known now and known at a past time), one dossier's whole state (as objects,
+  and as the JSON the database writes), the whole state streamed (items/s,
+  and the memory it took; as objects and as JSON), diffs over a day and over
+  a year; each beside the full fold of the pure projection
   (`projections.project` over every event) as the reference;
 * the disk the version and link tables take, beside the events table;
 * peak memory (RSS) of each phase.
@@ -324,9 +325,10 @@ def engine_queries(url: str, samples: int) -> Result:
 
     known_now = [point(key, as_of, None) for key, as_of, _ in points]
     known_then = [point(key, as_of, known_at) for key, as_of, known_at in points]
-    dossier = [
-        _timed(functools.partial(reader.state, when(), where=Filter(dossier=rng.choice(dossiers))))
-        for _ in range(max(3, samples // 20))
+    asked = [(when(), Filter(dossier=rng.choice(dossiers))) for _ in range(max(3, samples // 20))]
+    dossier = [_timed(functools.partial(reader.state, t, where=where)) for t, where in asked]
+    dossier_json = [
+        _timed(functools.partial(_document, reader, t, where=where)) for t, where in asked
     ]
     days = [when() for _ in range(max(3, samples // 10))]
     day = [_timed(functools.partial(reader.diff, d - dt.timedelta(days=1), d)) for d in days]
@@ -338,6 +340,7 @@ def engine_queries(url: str, samples: int) -> Result:
         "point": known_now,
         "point_known_at": known_then,
         "dossier": dossier,
+        "dossier_json": dossier_json,
         "dossiers": len(dossiers),
         "day": day,
         "year_changes": len(year.changes),
@@ -355,6 +358,23 @@ def engine_stream(url: str) -> Result:
     count = sum(1 for _ in Reader(store).items(as_of))
     seconds = time.perf_counter() - start
     return {"items": count, "rate": count / seconds, "grew_mb": peak_mb() - before}
+
+
+def engine_stream_json(url: str) -> Result:
+    """The whole state near the end of history as JSON, streamed in the pieces the
+    database writes."""
+    store = _store(url)
+    first, last, _, _ = _bounds(store)
+    as_of = last - (last - first) * 0.001
+    before = peak_mb()
+    start = time.perf_counter()
+    written = sum(len(piece) for piece in Reader(store).document(as_of))
+    seconds = time.perf_counter() - start
+    return {"bytes": written, "seconds": seconds, "grew_mb": peak_mb() - before}
+
+
+def _document(reader: Reader, as_of: dt.datetime, where: Filter) -> str:
+    return "".join(reader.document(as_of, where=where))
 
 
 def engine_disk(url: str) -> Result:
@@ -447,6 +467,7 @@ def report(backend: str, events: int, found: dict[str, Result]) -> None:
         )
     point, then = queries["point"], queries["point_known_at"]
     dossier, day, stream = queries["dossier"], queries["day"], ours["stream"]
+    json_stream = ours["stream_json"]
     year = queries["year_changes"] / queries["year_seconds"]
     read_side = [
         ("full fold of the pure projection (reference)", f"{fold:,.1f} s", ""),
@@ -464,9 +485,19 @@ def report(backend: str, events: int, found: dict[str, Result]) -> None:
             _faster(fold, _percentile(dossier, 0.5)),
         ),
         (
+            f"one dossier as JSON, written by the database (of {queries['dossiers']})",
+            _p50_p99(queries["dossier_json"]),
+            _faster(fold, _percentile(queries["dossier_json"], 0.5)),
+        ),
+        (
             f"whole state streamed, {stream['items']:,} items",
             f"{_rate(stream['rate'])} items",
             f"memory grew {stream['grew_mb']:,.0f} MB",
+        ),
+        (
+            f"every dossier as JSON, streamed, {json_stream['bytes'] / 1e6:,.0f} MB",
+            f"{_rate(stream['items'] / json_stream['seconds'])} items",
+            f"memory grew {json_stream['grew_mb']:,.0f} MB",
         ),
         ("diff over a day", _p50_p99(day), _faster(2 * fold, _percentile(day, 0.5))),
         (
@@ -503,6 +534,7 @@ def run_backend(url: str, path: Path, args: argparse.Namespace) -> dict[str, Res
         "fold": in_child(engine_fold, url),
         "queries": in_child(engine_queries, url, args.samples),
         "stream": in_child(engine_stream, url),
+        "stream_json": in_child(engine_stream_json, url),
         "disk": in_child(engine_disk, url),
     }
     return {

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from events import Stance
@@ -55,40 +56,61 @@ def _dossier_issue(t: sa.FromClause, dialect: str) -> list[sa.ColumnElement[bool
     return [t.c.dossier == sa.bindparam("dossier"), prepared.member(t.c.issue, "issues", dialect)]
 
 
+def _asked(dialect: str) -> sa.FromClause:
+    """The coalitions asked about, as a table (dossier, issue) from two lists of the same
+    length given as parameters ``dossiers`` and ``issues``."""
+    if dialect == "sqlite":
+        d = sa.func.json_each(sa.bindparam("dossiers")).table_valued("key", "value").alias("d")
+        i = sa.func.json_each(sa.bindparam("issues")).table_valued("key", "value").alias("i")
+        pairs = sa.select(d.c.value.label("dossier"), i.c.value.label("issue"))
+        # A table of its own, which the statement then joins from: left to plan the
+        # two lists with the version table, SQLite read a dossier's every version.
+        return pairs.select_from(d.join(i, i.c.key == d.c.key)).cte("asked").prefix_with(
+            "MATERIALIZED"
+        )
+    text = postgresql.ARRAY(sa.Text)
+    both = sa.func.unnest(sa.bindparam("dossiers", type_=text), sa.bindparam("issues", type_=text))
+    return both.table_valued("dossier", "issue").render_derived("asked")
+
+
 @functools.cache
 def _members_query(known_at: bool) -> Prepared:
-    """(issue, actor, since_start, since_end, since_event) of the committed positions of
-    ``dossier`` on the issues ``issues`` in force as of ``as_of``, known at ``known_at``."""
+    """(dossier, issue, actor, since_start, since_end, since_event) of the committed
+    positions on the coalitions asked about (`_asked`) in force as of ``as_of``, known at
+    ``known_at``: a range of the index of committed versions for each."""
 
     def build(dialect: str) -> sa.Select[Any]:
-        t = _positions()
-        return sa.select(
-            t.c.issue, t.c.actor, t.c.since_start, t.c.since_end, t.c.since_event
-        ).where(
-            *_dossier_issue(t, dialect),
-            t.c.stance == _COMMITTED,
-            *prepared.in_force(t),
-            *prepared.known(t, known_at),
+        t, asked = _positions(), _asked(dialect)
+        joined = asked.join(
+            t,
+            sa.and_(
+                t.c.dossier == asked.c.dossier,
+                t.c.issue == asked.c.issue,
+                t.c.stance == _COMMITTED,
+                *prepared.in_force(t),
+                *prepared.known(t, known_at),
+            ),
         )
+        columns = (t.c.actor, t.c.since_start, t.c.since_end, t.c.since_event)
+        return sa.select(t.c.dossier, t.c.issue, *columns).select_from(joined)
 
     return Prepared(build)
 
 
 @functools.cache
 def _latest_moves_query(known_at: bool) -> Prepared:
-    """(issue, valid_from, since_event) of the versions that made the latest move on each
-    of the issues ``issues`` of ``dossier`` before ``as_of``, known at ``known_at``: one
-    seek backwards per issue in the index of moves."""
+    """(dossier, issue, valid_from, since_event) of the versions that made the latest move
+    on each coalition asked about (`_asked`) before ``as_of``, known at ``known_at``: one
+    seek backwards per coalition in the index of moves."""
 
     def build(dialect: str) -> sa.Select[Any]:
-        t = _positions()
-        asked = prepared.listed("issues", t.c.issue.type, dialect)
+        t, asked = _positions(), _asked(dialect)
         q = t.alias("q")
         latest = (
             sa.select(q.c.valid_from)
             .where(
-                q.c.dossier == sa.bindparam("dossier"),
-                q.c.issue == asked.c.value,
+                q.c.dossier == asked.c.dossier,
+                q.c.issue == asked.c.issue,
                 q.c.moved == sa.true(),
                 q.c.valid_from < sa.bindparam("as_of", type_=q.c.valid_from.type),
                 *prepared.known(q, known_at),
@@ -97,24 +119,26 @@ def _latest_moves_query(known_at: bool) -> Prepared:
             .limit(1)
             .scalar_subquery()
         )
-        # Each issue's latest move first, into a table of its own: joined as it
+        # Each coalition's latest move first, into a table of its own: joined as it
         # stands, SQLite read every move of the dossier and asked for each.
         starts = (
-            sa.select(asked.c.value.label("issue"), latest.label("start"))
+            sa.select(asked.c.dossier, asked.c.issue, latest.label("start"))
             .cte("starts")
             .prefix_with("MATERIALIZED")
         )
         joined = starts.join(
             t,
             sa.and_(
-                t.c.dossier == sa.bindparam("dossier"),
+                t.c.dossier == starts.c.dossier,
                 t.c.issue == starts.c.issue,
                 t.c.moved == sa.true(),
                 t.c.valid_from == starts.c.start,
                 *prepared.known(t, known_at),
             ),
         )
-        return sa.select(t.c.issue, t.c.valid_from, t.c.since_event).select_from(joined)
+        return sa.select(t.c.dossier, t.c.issue, t.c.valid_from, t.c.since_event).select_from(
+            joined
+        )
 
     return Prepared(build)
 
@@ -131,12 +155,11 @@ def _registered_query(dossier: bool) -> Prepared:
     return Prepared(build)
 
 
-def registered(conn: Connection, dossier: str | None) -> dict[str, list[str]]:
-    """The issues of every coalition that ever was, by dossier (of one, or all)."""
-    found: dict[str, list[str]] = {}
-    for name, key in _registered_query(dossier is not None).rows(conn, dossier=dossier):
-        found.setdefault(name, []).append(json.loads(key)[0])
-    return {name: sorted(issues) for name, issues in sorted(found.items())}
+def registered(conn: Connection, dossier: str | None) -> list[tuple[str, str]]:
+    """(dossier, issue) of every coalition that ever was (of one dossier, or all), in
+    key order."""
+    found = _registered_query(dossier is not None).rows(conn, dossier=dossier)
+    return sorted((name, json.loads(key)[0]) for name, key in found)
 
 
 def _order(since_start: Any, since_end: Any, key: str) -> tuple[Any, Any, str]:
@@ -147,27 +170,33 @@ def _order(since_start: Any, since_end: Any, key: str) -> tuple[Any, Any, str]:
 
 def at(
     conn: Connection,
-    dossier: str,
-    issues: Sequence[str],
+    asked: Sequence[tuple[str, str]],
     as_of: dt.datetime,
     known_at: dt.datetime | None,
 ) -> list[Coalition]:
-    """The coalitions of `dossier` on `issues` as of `as_of`, as known at `known_at`
-    (those that exist then)."""
-    if not issues:
+    """The coalitions asked about, (dossier, issue), as of `as_of`, as known at
+    `known_at` (those that exist then), in key order: two statements however many."""
+    if not asked:
         return []
-    values = {"dossier": dossier, "issues": list(issues), "as_of": as_of, "known_at": known_at}
-    causes: dict[str, list[Ref]] = {}
-    for issue, _, key in _latest_moves_query(known_at is not None).rows(conn, **values):
-        causes.setdefault(issue, []).append(Ref(dossier, key))
+    values = {
+        "dossiers": [dossier for dossier, _ in asked],
+        "issues": [issue for _, issue in asked],
+        "as_of": as_of,
+        "known_at": known_at,
+    }
+    causes: dict[tuple[str, str], list[Ref]] = {}
+    for dossier, issue, _, key in _latest_moves_query(known_at is not None).rows(conn, **values):
+        causes.setdefault((dossier, issue), []).append(Ref(dossier, key))
     if not causes:
         return []
-    members: dict[str, list[tuple[tuple[Any, Any, str], str]]] = {}
-    for issue, actor, start, end, key in _members_query(known_at is not None).rows(conn, **values):
-        members.setdefault(issue, []).append((_order(start, end, key), actor))
+    members: dict[tuple[str, str], list[tuple[tuple[Any, Any, str], str]]] = {}
+    for dossier, issue, actor, start, end, key in _members_query(known_at is not None).rows(
+        conn, **values
+    ):
+        members.setdefault((dossier, issue), []).append((_order(start, end, key), actor))
     return [
-        _coalition(dossier, issue, members.get(issue, []), refs)
-        for issue, refs in sorted(causes.items())
+        _coalition(dossier, issue, members.get((dossier, issue), []), refs)
+        for (dossier, issue), refs in sorted(causes.items())
     ]
 
 

@@ -147,13 +147,9 @@ class IndexedDiff:
             )
             if where.dossier in (None, dossier) and where.issue in (None, issue)
         }
-        by_dossier: dict[str, list[str]] = {}
-        for dossier, issue in sorted(self.coalitions):
-            by_dossier.setdefault(dossier, []).append(issue)
         for as_of, known, side in sides:
-            for dossier, issues in by_dossier.items():
-                found = coalitions.at(self.conn, dossier, issues, as_of, known)
-                side += [coalition for coalition in found if where.keeps(coalition)]
+            found = coalitions.at(self.conn, sorted(self.coalitions), as_of, known)
+            side += [coalition for coalition in found if where.keeps(coalition)]
 
     # -- what may differ --------------------------------------------------------------
 

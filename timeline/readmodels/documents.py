@@ -186,8 +186,7 @@ def _section(
     pages: Iterable[list[str]]
     for dossier in dossiers:
         if section == coalitions.SECTION:
-            issues = coalitions.registered(conn, dossier).get(dossier, [])
-            found = coalitions.at(conn, dossier, issues, as_of, known_at)
+            found = coalitions.at(conn, coalitions.registered(conn, dossier), as_of, known_at)
             pages = [[orjson.dumps(item_to_json(c)).decode() for c in found if where.keeps(c)]]
         else:
             query = _section_query(section, known_at is not None)

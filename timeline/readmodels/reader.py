@@ -256,6 +256,29 @@ def _categories_query(known_at: bool, dossier: bool) -> Prepared:
 
 
 @functools.cache
+def _named_query(actor: bool, issue: bool, dossier: bool) -> Prepared:
+    """`Reader._item_pages`: a page of the ids after ``last`` of the items of ``section``
+    (of ``dossier``) that name ``actor`` and ``issue``, by the index of names."""
+
+    def build(dialect: str) -> sa.Select[Any]:
+        n = item_names.c
+        picks = [
+            sa.select(n.item_id).where(
+                n.kind == kind,
+                n.name == sa.bindparam(kind),
+                n.section == sa.bindparam("section"),
+                *([n.dossier == sa.bindparam("dossier")] if dossier else []),
+            )
+            for kind, asked in (("actor", actor), ("issue", issue))
+            if asked
+        ]
+        query = picks[0].where(*(n.item_id.in_(other) for other in picks[1:]))
+        return query.where(n.item_id > sa.bindparam("last")).order_by(n.item_id).limit(PAGE)
+
+    return Prepared(build)
+
+
+@functools.cache
 def _item_ids_query(dossier: bool) -> Prepared:
     """`Reader.item_ids`: parameters ``section``, ``key`` and ``dossier``."""
 
@@ -343,32 +366,21 @@ class Reader:
     def _item_pages(
         self, conn: Connection, versions: VersionTable, where: Filter
     ) -> Iterator[list[int]]:
-        """The ids of the items of a section `where` may keep, a page at a time: through
-        the index of names when it names an actor or an issue, else every item."""
-        section = versions.section
-        named = (("actor", where.actor), ("issue", where.issue))
-        n, s = item_names.c, state_items.c
-        picks = [
-            sa.select(n.item_id).where(
-                n.kind == kind,
-                n.name == name,
-                n.section == section,
-                *([n.dossier == where.dossier] if where.dossier is not None else []),
-            )
-            for kind, name in named
-            if name is not None
-        ]
-        if picks:
-            query = picks[0].where(*(n.item_id.in_(other) for other in picks[1:]))
-            column = n.item_id
-        else:
-            query = sa.select(s.id).where(s.section == section)
-            if where.dossier is not None:
-                query = query.where(s.dossier == where.dossier)
-            column = s.id
+        """The ids of the items of a section that name the actor or the issue `where`
+        asks about, by the index of names, a page at a time."""
+        query = _named_query(
+            where.actor is not None, where.issue is not None, where.dossier is not None
+        )
         last = 0
         while True:
-            page = list(conn.scalars(query.where(column > last).order_by(column).limit(PAGE)))
+            page = query.scalars(
+                conn,
+                section=versions.section,
+                actor=where.actor,
+                issue=where.issue,
+                dossier=where.dossier,
+                last=last,
+            )
             if page:
                 yield page
             if len(page) < PAGE:
@@ -433,7 +445,11 @@ class Reader:
         holds a page, whatever the size of the state. Within a section they come in no
         particular order (`state` sorts them)."""
         with self.engine.connect() as conn:
-            categories = self.categories(conn, known_at, where.dossier)
+            # Only pledges have a category: a point query on a position asks one
+            # statement fewer (a millisecond on PostgreSQL).
+            categories = (
+                self.categories(conn, known_at, where.dossier) if where.wants("pledges") else {}
+            )
             for name in SECTIONS:
                 if not where.wants(name):
                     continue
@@ -450,12 +466,15 @@ class Reader:
     def _coalitions(
         self, conn: Connection, as_of: dt.datetime, known_at: dt.datetime | None, where: Filter
     ) -> Iterator[Item]:
-        """The coalitions `where` asks about, read from the positions, a dossier at a time."""
-        for dossier, issues in coalitions.registered(conn, where.dossier).items():
-            asked = issues if where.issue is None else [i for i in issues if i == where.issue]
-            for coalition in coalitions.at(conn, dossier, asked, as_of, known_at):
-                if where.keeps(coalition):
-                    yield coalition
+        """The coalitions `where` asks about, read from the positions."""
+        asked = [
+            (dossier, issue)
+            for dossier, issue in coalitions.registered(conn, where.dossier)
+            if where.issue in (None, issue)
+        ]
+        for coalition in coalitions.at(conn, asked, as_of, known_at):
+            if where.keeps(coalition):
+                yield coalition
 
     def state(
         self,

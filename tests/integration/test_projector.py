@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
 import attrs
 import orjson
@@ -413,3 +414,30 @@ def test_a_large_catch_up_leaves_the_planner_statistics(
         assert Projector(store).catch_up() == 10
         assert _planned_rows(engine) == 15
         engine.dispose()
+
+
+def test_a_large_catch_up_leaves_sqlites_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite plans by guesses until ANALYZE: a catch-up of many events leaves statistics
+    of the version tables, one of a few does not."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'stats.db'}")
+    migrate.upgrade(engine)
+    store = EventStore(engine)
+
+    def analysed() -> int:
+        query = "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'"
+        with store.engine.connect() as conn:
+            if not conn.exec_driver_sql(query).scalar():
+                return 0
+            found = "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'position_versions'"
+            return int(conn.exec_driver_sql(found).scalar() or 0)
+
+    store.append_batches({"d": [_stated(f"s{i}", f"A{i}", "2023-01-20") for i in range(5)]})
+    monkeypatch.setattr("timeline.readmodels.projector.ANALYZE_AFTER", 10)
+    assert Projector(store).catch_up() == 5
+    assert analysed() == 0
+    store.append_batches({"d": [_stated(f"t{i}", f"B{i}", "2023-01-21") for i in range(10)]})
+    assert Projector(store).catch_up() == 10
+    assert analysed() > 0
+    engine.dispose()

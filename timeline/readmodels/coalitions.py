@@ -65,8 +65,10 @@ def _asked(dialect: str) -> sa.FromClause:
         pairs = sa.select(d.c.value.label("dossier"), i.c.value.label("issue"))
         # A table of its own, which the statement then joins from: left to plan the
         # two lists with the version table, SQLite read a dossier's every version.
-        return pairs.select_from(d.join(i, i.c.key == d.c.key)).cte("asked").prefix_with(
-            "MATERIALIZED"
+        return (
+            pairs.select_from(d.join(i, i.c.key == d.c.key))
+            .cte("asked")
+            .prefix_with("MATERIALIZED")
         )
     text = postgresql.ARRAY(sa.Text)
     both = sa.func.unnest(sa.bindparam("dossiers", type_=text), sa.bindparam("issues", type_=text))
@@ -315,7 +317,6 @@ def _moved_between_query(recorded: bool, recorded_high: bool, known_at: bool) ->
             sa.and_(column >= low, column < high) if recorded_high else column >= low
             for column in (c.recorded_from, c.recorded_to)
         ]
-        between = [sa.and_(prepared.member(c.dossier, "dossiers", dialect), b) for b in between]
         return sa.select(c.dossier, c.issue).distinct().where(sa.or_(window, *between))
 
     return Prepared(build)

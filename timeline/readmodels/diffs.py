@@ -390,18 +390,15 @@ def _since(
     return _between(column, start, None if high is None else sa.bindparam(high, type_=column.type))
 
 
-def _conditions(
-    versions: VersionTable, shape: _Shape, dialect: str
-) -> list[sa.ColumnElement[bool]]:
-    """The diff's filter in SQL, its values parameters ``dossiers`` (a list: the one asked
-    for, or every one, so that each branch is a range of an index led by the dossier),
-    ``issue`` and ``actor``, on the item's key only: a field that is not part of the key
-    (a pledge's issue, a request's addressee) may change from one version to the next,
-    so that a version that does not name the actor still moves the item into or out of
-    the filter. `Filter.keeps` checks the rest once decoded."""
+def _conditions(versions: VersionTable, shape: _Shape) -> list[sa.ColumnElement[bool]]:
+    """The diff's filter in SQL, its values parameters ``issue`` and ``actor``, on the
+    item's key only: a field that is not part of the key (a pledge's issue, a request's
+    addressee) may change from one version to the next, so that a version that does not
+    name the actor still moves the item into or out of the filter. `Filter.keeps` checks
+    the rest, and the dossier, once decoded."""
     c = versions.table.c
     keys = {name for f in versions.keys for name in f.names}
-    found: list[sa.ColumnElement[bool]] = [prepared.member(c.dossier, "dossiers", dialect)]
+    found: list[sa.ColumnElement[bool]] = []
     if shape.issue and "issue" in keys:
         found.append(c.issue == sa.bindparam("issue"))
     fields = ACTOR_FIELDS[versions.section]
@@ -421,10 +418,15 @@ def _candidates_query(shape: _Shape) -> Prepared:
         for section in shape.sections:
             versions = VERSIONS[section]
             t, c = versions.table, versions.table.c
-            where = _conditions(versions, shape, dialect)
+            where = _conditions(versions, shape)
             named = [sa.literal_column(f"'{section}'").label("section"), c.item_id]
+            # The window is a range of the index on (dossier, valid time) for each of the
+            # ``dossiers``; the other branches read their own indexes (certain_from,
+            # recorded_from) for every dossier: given the dossier, SQLite would read
+            # the dossier's whole history instead.
             queries.append(
                 sa.select(*named).where(
+                    prepared.member(c.dossier, "dossiers", dialect),
                     _since(c.valid_from, "start", "end"),
                     *prepared.known(t, shape.after_known, "after_known"),
                     *where,
@@ -457,21 +459,19 @@ def _candidates_query(shape: _Shape) -> Prepared:
 @functools.cache
 def _pressed_query(recorded: bool, recorded_high: bool) -> Prepared:
     """`IndexedDiff._pressed`: (dossier, target, issue) of the pressure on the ``dossiers``
-    that began between the two dates, or was recorded or superseded between the two
-    transaction times."""
+    that began between the two dates, or (of any dossier) was recorded or superseded
+    between the two transaction times."""
 
     def build(dialect: str) -> sa.Select[Any]:
         c = VERSIONS["pressure"].table.c
-        began: sa.ColumnElement[bool] = _since(c.valid_from, "start", "end")
+        began: sa.ColumnElement[bool] = sa.and_(
+            prepared.member(c.dossier, "dossiers", dialect), _since(c.valid_from, "start", "end")
+        )
         if recorded:
             high = "high" if recorded_high else None
             began = sa.or_(began, _since(c.recorded_from, "low", high))
             began = sa.or_(began, _since(c.recorded_to, "low", high))
-        return (
-            sa.select(c.dossier, c.target, c.issue)
-            .distinct()
-            .where(prepared.member(c.dossier, "dossiers", dialect), began)
-        )
+        return sa.select(c.dossier, c.target, c.issue).distinct().where(began)
 
     return Prepared(build)
 

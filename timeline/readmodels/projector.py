@@ -156,22 +156,42 @@ class FirstPledges:
         for code in (item, None):
             self._cache.pop((dossier, donor, code), None)
 
+    def _any_after(
+        self,
+        dossier: str,
+        donor: str,
+        was: Pledged | None,
+        now: Pledged | None,
+        first: Pledged | None,
+    ) -> Pledged | None:
+        """The donor's first pledge of any item once one item's first went from `was` to
+        `now`, `first` being the one before: worked out from every item only when that
+        item held it and now comes later (a donor pledges dozens of items)."""
+        if first is not None and first == was and (now is None or now.order > first.order):
+            self._cache.pop((dossier, donor, None), None)
+            return self.first(dossier, donor, None)
+        if now is not None and (first is None or now.order < first.order):
+            return now
+        return first
+
     def set(
         self, dossier: str, donor: str, recipient: str, item: str, first: Pledged | None
     ) -> list[tuple[str | None, dt.datetime]]:
         """Record a pledge item's first pledge; returns the conditions' keys whose first
         changed (an item, or None for any item) with the earliest time it matters."""
         before = {code: self.first(dossier, donor, code) for code in (item, None)}
+        codes = self._items.setdefault((dossier, donor), {})
         if first is None:
-            codes = self._items.get((dossier, donor), {})
             recipients = codes.get(item, {})
             recipients.pop(recipient, None)
             if not recipients:
                 codes.pop(item, None)
-            for code in (item, None):
-                self._cache.pop((dossier, donor, code), None)
         else:
-            self.load(dossier, donor, recipient, item, first)
+            codes.setdefault(item, {})[recipient] = first
+        self._cache.pop((dossier, donor, item), None)
+        self._cache[(dossier, donor, None)] = self._any_after(
+            dossier, donor, before[item], self.first(dossier, donor, item), before[None]
+        )
         changed = []
         for code, was in before.items():
             now = self.first(dossier, donor, code)

@@ -70,7 +70,7 @@ def _asked(dialect: str) -> sa.FromClause:
             .cte("asked")
             .prefix_with("MATERIALIZED")
         )
-    text = postgresql.ARRAY(sa.Text)
+    text = postgresql.ARRAY(_positions().c.dossier.type)
     both = sa.func.unnest(sa.bindparam("dossiers", type_=text), sa.bindparam("issues", type_=text))
     return both.table_valued("dossier", "issue").render_derived("asked")
 
@@ -79,22 +79,24 @@ def _asked(dialect: str) -> sa.FromClause:
 def _members_query(known_at: bool) -> Prepared:
     """(dossier, issue, actor, since_start, since_end, since_event) of the committed
     positions on the coalitions asked about (`_asked`) in force as of ``as_of``, known at
-    ``known_at``: a range of the index of committed versions for each."""
+    ``known_at``: a range of the index of committed versions for each (on PostgreSQL a
+    LATERAL subquery, which its planner otherwise hashes against the whole table)."""
 
     def build(dialect: str) -> sa.Select[Any]:
         t, asked = _positions(), _asked(dialect)
-        joined = asked.join(
-            t,
-            sa.and_(
-                t.c.dossier == asked.c.dossier,
-                t.c.issue == asked.c.issue,
-                t.c.stance == _COMMITTED,
-                *prepared.in_force(t),
-                *prepared.known(t, known_at),
-            ),
-        )
-        columns = (t.c.actor, t.c.since_start, t.c.since_end, t.c.since_event)
-        return sa.select(t.c.dossier, t.c.issue, *columns).select_from(joined)
+        where = [
+            t.c.dossier == asked.c.dossier,
+            t.c.issue == asked.c.issue,
+            t.c.stance == _COMMITTED,
+            *prepared.in_force(t),
+            *prepared.known(t, known_at),
+        ]
+        columns = (t.c.dossier, t.c.issue, t.c.actor, t.c.since_start, t.c.since_end)
+        selected = sa.select(*columns, t.c.since_event)
+        if dialect == "sqlite":
+            return selected.select_from(asked.join(t, sa.and_(*where)))
+        members = selected.where(*where).lateral("members")
+        return sa.select(*members.c).select_from(asked.join(members, sa.true()))
 
     return Prepared(build)
 

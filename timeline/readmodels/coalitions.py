@@ -79,8 +79,7 @@ def _asked(dialect: str) -> sa.FromClause:
 def _members_query(known_at: bool) -> Prepared:
     """(dossier, issue, actor, since_start, since_end, since_event) of the committed
     positions on the coalitions asked about (`_asked`) in force as of ``as_of``, known at
-    ``known_at``: a range of the index of committed versions for each (on PostgreSQL a
-    LATERAL subquery, which its planner otherwise hashes against the whole table)."""
+    ``known_at``: a range of the covering index of committed versions for each."""
 
     def build(dialect: str) -> sa.Select[Any]:
         t, asked = _positions(), _asked(dialect)
@@ -92,11 +91,7 @@ def _members_query(known_at: bool) -> Prepared:
             *prepared.known(t, known_at),
         ]
         columns = (t.c.dossier, t.c.issue, t.c.actor, t.c.since_start, t.c.since_end)
-        selected = sa.select(*columns, t.c.since_event)
-        if dialect == "sqlite":
-            return selected.select_from(asked.join(t, sa.and_(*where)))
-        members = selected.where(*where).lateral("members")
-        return sa.select(*members.c).select_from(asked.join(members, sa.true()))
+        return sa.select(*columns, t.c.since_event).select_from(asked.join(t, sa.and_(*where)))
 
     return Prepared(build)
 

@@ -387,6 +387,17 @@ def archives(
 
 
 @st.composite
+def split(draw: st.DrawFn, history: list[Envelope]) -> list[list[Envelope]]:
+    """The history cut into consecutive batches of random sizes."""
+    batches, rest = [], list(history)
+    while rest:
+        size = draw(st.integers(1, len(rest)))
+        batches.append(rest[:size])
+        rest = rest[size:]
+    return batches
+
+
+@st.composite
 def envelopes(draw: st.DrawFn, *, dossier: str = DOSSIER) -> Envelope:
     """One valid envelope of any type; its references name made-up earlier keys."""
     kind = draw(st.sampled_from(sorted(set(_KINDS))))

@@ -26,7 +26,15 @@ from events import DossierDeclared, Envelope, Occurred, PositionStated, Source, 
 from projections import SECTIONS, Filter, History, diff, project, state_to_json
 from tests import synthetic
 from tests.conftest import database
-from tests.strategies import ACTORS, DOSSIERS, ISSUES, archives, as_of_points, known_at_points
+from tests.strategies import (
+    ACTORS,
+    DOSSIERS,
+    ISSUES,
+    archives,
+    as_of_points,
+    known_at_points,
+    split,
+)
 from tests.tables import visible_rows
 from timeline.engine import Timeline
 from timeline.readmodels import catalogue
@@ -58,17 +66,6 @@ class _Clock:
 
     def __call__(self) -> dt.datetime:
         return self.times.pop(0)
-
-
-@st.composite
-def split(draw: st.DrawFn, history: list[Envelope]) -> list[list[Envelope]]:
-    """The history cut into consecutive batches of random sizes."""
-    batches, rest = [], list(history)
-    while rest:
-        size = draw(st.integers(1, len(rest)))
-        batches.append(rest[:size])
-        rest = rest[size:]
-    return batches
 
 
 def filters() -> st.SearchStrategy[Filter]:

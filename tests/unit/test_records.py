@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from events import Envelope, EventCorrected, EventRetracted
 from projections.record import FIXES, reference, standing
 from projections.refs import Resolver
-from tests.strategies import archives
+from tests.strategies import archives, split
 from timeline.readmodels.records import Records
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -33,15 +33,6 @@ def _fixed(draw: st.DrawFn) -> list[Envelope]:
     return history
 
 
-def _batches(draw: st.DrawFn, history: list[Envelope]) -> list[list[Envelope]]:
-    batches, rest = [], list(history)
-    while rest:
-        size = draw(st.integers(1, len(rest)))
-        batches.append(rest[:size])
-        rest = rest[size:]
-    return batches
-
-
 @PROPERTY
 @given(data=st.data())
 def test_fixes_kept_batch_by_batch_stand_as_all_of_them_at_once(data: st.DataObject) -> None:
@@ -51,7 +42,7 @@ def test_fixes_kept_batch_by_batch_stand_as_all_of_them_at_once(data: st.DataObj
     history = data.draw(_fixed())
     records, seen = Records(), Resolver[Envelope]()
     views: dict[int, Envelope | None] = {}
-    for batch in _batches(data.draw, history):
+    for batch in data.draw(split(history)):
         for envelope in batch:
             seen.add(envelope, envelope)
 

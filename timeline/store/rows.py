@@ -312,18 +312,22 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str
         for row in rows:
             copy.write_row(row)
 
-    _copy_in(conn, COLUMNS, rows_in, then)
+    copy_in(conn, "events", COLUMNS, rows_in, then)
 
 
-def _copy_in(
-    conn: Connection, columns: Sequence[str], feed: Callable[[Any], None], then: Sequence[str]
+def copy_in(
+    conn: Connection,
+    into: str,
+    columns: Sequence[str],
+    feed: Callable[[Any], None],
+    then: Sequence[str] = (),
 ) -> None:
-    """COPY into `events` (`columns`) on `conn`'s transaction what `feed` writes to the
-    copy, then run the statements `then`."""
+    """COPY into the table `into` (`columns`) on `conn`'s transaction, on PostgreSQL, what
+    `feed` writes to the copy (rows, or text), then run the statements `then`."""
     names = ", ".join(f'"{name}"' for name in columns)
     driver = conn.connection.driver_connection
     assert driver is not None  # a live connection inside a transaction
-    statement = f"COPY events ({names}) FROM STDIN"
+    statement = f"COPY {into} ({names}) FROM STDIN"
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             feed(copy)
@@ -350,7 +354,7 @@ def copy_facts(
         f"{fact}\t{first + at}\t{version + at}\t{moment}\n" for at, fact in enumerate(facts)
     )
     columns = (*FACT_COLUMNS, "position", "version", "recorded")
-    _copy_in(conn, columns, lambda copy: copy.write(data), then)
+    copy_in(conn, "events", columns, lambda copy: copy.write(data), then)
 
 
 def heads(

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from events import DossierDeclared, Envelope, Occurred, PositionStated, Source, Stance
 from projections import SECTIONS, Filter, History, diff, project, state_to_json
@@ -37,8 +37,8 @@ from tests.strategies import (
 )
 from tests.tables import visible_rows
 from timeline.engine import Timeline
-from timeline.readmodels import catalogue
-from timeline.readmodels.projector import Projector, checkpoint, settled
+from timeline.readmodels import catalogue, versions
+from timeline.readmodels.projector import Projector, checkpoint, read_models, settled
 from timeline.readmodels.reader import Reader
 from timeline.readmodels.tables import VERSIONS, metadata
 from timeline.store import EventStore, migrate
@@ -297,6 +297,33 @@ def test_two_projectors_taking_turns_keep_the_read_models_right(store: EventStor
     assert Reader(store).state(as_of) == project(store.read_all(), as_of=as_of)
     with store.engine.connect() as conn:
         assert checkpoint(conn) == store.head()
+
+
+def test_a_conflict_no_other_projector_caused_is_raised_not_retried(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row conflict while the checkpoint stayed where it was is the projector's own
+    fault: it is raised (retrying the page would fail the same way for ever), nothing of
+    the page is written, and the next catch-up, the fault gone, projects it."""
+    store.append_batches(next(iter(synthetic.batches(synthetic.history(120, seed=4), 120))))
+    write = versions.Rewrite.write
+    failures = iter([True])
+
+    def conflicting(self: versions.Rewrite, conn: Connection, tables: dict[str, sa.Table]) -> None:
+        if next(failures, False):
+            raise sa.exc.IntegrityError("INSERT", None, Exception("a conflicting row"))
+        write(self, conn, tables)
+
+    monkeypatch.setattr(versions.Rewrite, "write", conflicting)
+    projector = Projector(store)
+    with pytest.raises(sa.exc.IntegrityError):
+        projector.catch_up()
+    with store.engine.connect() as conn:
+        assert checkpoint(conn) == 0
+    assert all(not found for found in read_models(store).values())
+    assert projector.catch_up() == store.head()
+    as_of = Occurred.parse("2030").end
+    assert Reader(store).state(as_of) == project(store.read_all(), as_of=as_of)
 
 
 def test_a_new_declaration_mid_stream_changes_only_categories(store: EventStore) -> None:

@@ -351,6 +351,10 @@ class Projector:
 
         Returns what `work` returns, or 0 when another projector had moved
         the checkpoint: then what we hold is reloaded from its work instead.
+        A conflicting row (two projectors starting together, with no
+        checkpoint yet to lock) is such a case only if the checkpoint moved;
+        otherwise the error is this projector's own and is raised, since
+        trying the page again would fail the same way for ever.
         """
         expected = self.position
         try:
@@ -358,9 +362,11 @@ class Projector:
                 if checkpoint(conn, lock=True) != expected:
                     raise _Moved
                 return work(conn)
-        except (_Moved, sa.exc.IntegrityError):
+        except (_Moved, sa.exc.IntegrityError) as err:
             with self.store.engine.connect() as conn:
                 self._load(conn)
+            if isinstance(err, sa.exc.IntegrityError) and self.position == expected:
+                raise
             return 0
         except BaseException:
             self._memory = None  # memory may be ahead of the database: reload next time

@@ -284,12 +284,7 @@ def insert(conn: Connection, table: sa.Table, found: Sequence[tuple[Any, ...]]) 
             encoded[index] = encode(encoded[index])
         values.append(encoded)
     if dialect != "sqlite":
-
-        def feed(copy: Any) -> None:
-            for row in values:
-                copy.write_row(row)
-
-        rows.copy_in(conn, table.name, [c.name for c in columns], feed)
+        rows.copy_rows(conn, table.name, [c.name for c in columns], values)
         return
     names = ", ".join(f'"{c.name}"' for c in columns)
     statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})"

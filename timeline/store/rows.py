@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -307,12 +307,23 @@ def insert(conn: Connection, rows: Sequence[tuple[Any, ...]], then: Sequence[str
         if inserting or then:
             execute(conn, [*inserting, *then], [value for row in rows for value in row] or None)
         return
+    copy_rows(conn, "events", COLUMNS, rows, then)
 
-    def rows_in(copy: Any) -> None:
+
+def copy_rows(
+    conn: Connection,
+    into: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    then: Sequence[str] = (),
+) -> None:
+    """`copy_in` of rows of raw values, each adapted by the driver."""
+
+    def feed(copy: Any) -> None:
         for row in rows:
             copy.write_row(row)
 
-    copy_in(conn, "events", COLUMNS, rows_in, then)
+    copy_in(conn, into, columns, feed, then)
 
 
 def copy_in(

@@ -196,19 +196,19 @@ class Rewrite:
     ) -> bool:
         """Replace the versions `old` of `item` by `new` (by start); whether anything changed.
 
-        `previous`, when given, is the stored version `new` begins with: its computed
-        columns stay as stored, since the version before it is not at hand (and has
-        not changed)."""
+        `previous`, when given, is the stored version `new` begins with: its values
+        stay as stored (its computed ones could not be worked out again, since the
+        version before it is not at hand, and has not changed; encoding the rest
+        again would only give them back)."""
         name = versions.table.name
         kept = {(r.valid_from, r.valid_to, r.content()): r for r in old}
         changed = False
         before = None
         for index, (start, end, found) in enumerate(bounded(new)):
-            values = versions.values(found)
             if index == 0 and previous is not None:
-                values += previous.values[len(values) :]
+                values = list(previous.values)
             else:
-                values += versions.computed_values(before, found)
+                values = versions.values(found) + list(versions.computed_values(before, found))
             before = found
             if kept.pop((start, end, comparable(values)), None) is not None:
                 continue
@@ -218,6 +218,8 @@ class Rewrite:
                 times = (*times, found.certain_from())
             row = (self.new_id(name), item, *values, *times)
             self.inserted.setdefault(name, []).append(row)
+            if index == 0 and previous is not None:
+                continue  # named when it was first stored
             section = versions.section
             self.named.update(
                 (kind, named, section, found.dossier, item)
